@@ -1,0 +1,8 @@
+from services.command.app import create_app
+from shared.adapters.http import serve
+from shared.logging import configure_logging
+from shared.settings import CommandSettings
+
+settings = CommandSettings()
+configure_logging("command", settings.log_level)
+serve(create_app(settings), settings.host, settings.command_port)

@@ -1,0 +1,50 @@
+"""Wiring of the command service: settings → event store → processor → GraphQL over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from ariadne.asgi import GraphQL
+from fastapi import FastAPI
+
+from services.command.event_store import EventStore
+from services.command.graphql import build_schema
+from services.command.processor import CommandProcessor
+from services.command.write_model import WriteModel
+from shared.adapters.graphql_http import format_error, context, mount_graphql
+from shared.adapters.http import service_app
+from shared.settings import CommandSettings
+
+
+def create_app(settings: CommandSettings | None = None) -> FastAPI:
+    settings = settings or CommandSettings()
+    store = EventStore(settings, WriteModel())
+    processor = CommandProcessor(
+        store.model, store.append, store.resync, settings.command_max_batch, settings.command_timeout_s
+    )
+    started = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await store.open()
+        loop_task = asyncio.create_task(processor.run(), name="command-processor")
+        started.set()
+        try:
+            yield
+        finally:
+            loop_task.cancel()
+            await store.close()
+
+    async def ready() -> dict[str, bool]:
+        return {
+            "started": started.is_set(),
+            "kafka": started.is_set() and await store.reachable(),
+            "writer": processor.healthy,
+        }
+
+    app = service_app("catalog command service", ready, lifespan)
+    graphql = GraphQL(build_schema(processor), context_value=context, error_formatter=format_error)
+    mount_graphql(app, graphql)
+    return app

@@ -1,0 +1,57 @@
+"""Wiring of the projector: Kafka consumer → read-model writer, plus health and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from services.projector.consumer import Projector
+from services.projector.writer import ReadModelWriter
+from shared.adapters import mongo
+from shared.adapters.http import service_app
+from shared.adapters.kafka_log import ensure_topics
+from shared.settings import ProjectorSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: ProjectorSettings | None = None) -> FastAPI:
+    settings = settings or ProjectorSettings()
+    client = mongo.connect(settings)
+    projector = Projector(settings, ReadModelWriter(mongo.database(client, settings)))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await ensure_topics(settings)
+        await mongo.ensure_indexes(mongo.database(client, settings))
+        await projector.start()
+        task = asyncio.create_task(projector.run(), name="projector")
+        task.add_done_callback(_stop_on_failure)
+        try:
+            yield
+        finally:
+            task.cancel()
+            await projector.stop()
+            await client.close()
+
+    async def ready() -> dict[str, bool]:
+        return {
+            "consuming": projector.running,
+            "mongodb": projector.mongo_ok and await mongo.reachable(client),
+            "no_gaps": projector.gaps == 0,
+        }
+
+    return service_app("catalog projector", ready, lifespan)
+
+
+def _stop_on_failure(task: asyncio.Task[None]) -> None:
+    """A projector that stopped consuming must not look alive: log why and shut the process down."""
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("projector loop died", exc_info=task.exception())
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -1,0 +1,147 @@
+"""The projector's loop: consume a batch, dead-letter what cannot be read, write, then commit.
+
+Offsets are committed only after the batch's MongoDB transaction succeeded, so a crash at any
+point redelivers at most the last batch, which the version guard turns into no-ops. While MongoDB
+is unreachable the loop retries the same batch and commits nothing: it pauses, it loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import Counter, Gauge, Histogram
+
+from services.projector.writer import ReadModelWriter
+from shared.envelope import BadRecord, Envelope, from_record
+from shared.settings import ProjectorSettings
+
+log = logging.getLogger(__name__)
+
+APPLIED = Counter("catalog_projector_events_applied_total", "Events applied to the read models")
+SKIPPED = Counter("catalog_projector_events_skipped_total", "Redelivered events already applied")
+DEAD_LETTERS = Counter("catalog_projector_dead_letters_total", "Records sent to the dead-letter topic", ["reason"])
+GAPS = Counter("catalog_projector_gaps_total", "Events refused because an earlier version is missing")
+LAG = Gauge("catalog_projector_lag", "Records not yet projected", ["partition"])
+LAST_EVENT = Gauge("catalog_projector_last_event_timestamp_seconds", "Time of the last applied event")
+BATCH_SECONDS = Histogram("catalog_projector_batch_seconds", "Time to project one batch")
+
+
+class Projector:
+    def __init__(self, settings: ProjectorSettings, writer: ReadModelWriter) -> None:
+        self._settings = settings
+        self._writer = writer
+        self._consumer: Any = None
+        self._dlq: Any = None
+        self.running = False
+        self.mongo_ok = True
+        self.gaps = 0
+        self.last_event_time: datetime | None = None
+        self._positions: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        s = self._settings
+        self._consumer = AIOKafkaConsumer(
+            s.events_topic,
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            group_id=s.projector_group_id,
+            group_instance_id=s.projector_instance_id,
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=10_000,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        self._dlq = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+        )
+        await self._dlq.start()
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        self.running = False
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._dlq is not None:
+            await self._dlq.stop()
+
+    async def run(self) -> None:
+        self.running = True
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=self._settings.projector_max_batch)
+            if batches:
+                await self._project(batches)
+            self._report_lag()
+
+    async def _project(self, batches: dict[TopicPartition, list[Any]]) -> None:
+        good: list[Envelope] = []
+        for tp, records in batches.items():
+            for record in records:
+                try:
+                    good.append(from_record(record.key, record.value, record.headers))
+                except BadRecord as exc:
+                    await self._dead_letter(tp, record, str(exc))
+        if good:
+            with BATCH_SECONDS.time():
+                result = await self._write_until_done(good)
+            APPLIED.inc(result.applied)
+            SKIPPED.inc(result.skipped)
+            for envelope, version in result.gaps:
+                self.gaps += 1
+                GAPS.inc()
+                log.error("version gap: product %s is at %d, event %s has sequence %d",
+                          envelope.product_id, version, envelope.event_id, envelope.sequence)
+            if result.last_event_time is not None:
+                self.last_event_time = result.last_event_time
+                LAST_EVENT.set(result.last_event_time.timestamp())
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        await self._consumer.commit(offsets)
+        self._positions.update(offsets)
+
+    async def _write_until_done(self, envelopes: list[Envelope]) -> Any:
+        delay = 0.1
+        while True:
+            try:
+                result = await self._writer.apply(envelopes, self._status(envelopes[-1].time))
+                self.mongo_ok = True
+                return result
+            except Exception:
+                self.mongo_ok = False
+                log.warning("read-model write failed; retrying the same batch in %.1fs", delay, exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _dead_letter(self, tp: TopicPartition, record: Any, reason: str) -> None:
+        headers = list(record.headers or ()) + [
+            ("dlq_reason", reason.encode()),
+            ("dlq_original_topic", tp.topic.encode()),
+            ("dlq_original_partition", str(tp.partition).encode()),
+            ("dlq_original_offset", str(record.offset).encode()),
+        ]
+        await self._dlq.send_and_wait(self._settings.dlq_topic, record.value, key=record.key, headers=headers)
+        DEAD_LETTERS.labels(reason.split(":")[0]).inc()
+        log.warning("dead-lettered %s@%d: %s", tp, record.offset, reason)
+
+    def partition_lag(self) -> dict[int, int]:
+        """Committed records not yet projected, per assigned partition (known after a fetch)."""
+        lags = {}
+        for tp in self._consumer.assignment():
+            end = self._consumer.last_stable_offset(tp)
+            if end is not None:
+                lags[tp.partition] = max(0, end - self._positions.get(tp, end))
+        return lags
+
+    def _report_lag(self) -> None:
+        for partition, lag in self.partition_lag().items():
+            LAG.labels(str(partition)).set(lag)
+
+    def _status(self, latest: datetime) -> dict[str, Any]:
+        return {
+            "_id": "projector",
+            "partitions": [{"partition": p, "lag": lag} for p, lag in sorted(self.partition_lag().items())],
+            "lastEventTime": max(latest, self.last_event_time or latest),
+            "updatedAt": datetime.now(UTC),
+        }

@@ -1,0 +1,1 @@
+"""Projections: pure functions from (document, event) to document. No I/O here."""

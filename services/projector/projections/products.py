@@ -1,0 +1,60 @@
+"""The `products` read model: one document per product, its current state.
+
+A deleted product keeps a tombstone (`deleted: true`) so that its version still guards against
+redelivered events; queries filter tombstones out. Prices are Decimal128 so that filters and
+sorts on them are exact.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bson.decimal128 import Decimal128
+
+from shared.domain.events import ProductCreated, ProductUpdated
+from shared.domain.money import Money
+from shared.envelope import Envelope
+
+Document = dict[str, Any]
+
+
+def money(price: Money) -> Document:
+    return {"amount": Decimal128(price.amount), "currency": price.currency}
+
+
+def apply(document: Document | None, envelope: Envelope) -> Document:
+    """The document after one more event; the caller has checked the event is the next one."""
+    event = envelope.event
+    if isinstance(event, ProductCreated):
+        return {
+            "_id": event.id,
+            "sku": event.sku,
+            "name": event.name,
+            "description": event.description,
+            "price": money(event.price),
+            "category": event.category,
+            "tags": list(event.tags),
+            "version": envelope.sequence,
+            "createdAt": envelope.time,
+            "updatedAt": envelope.time,
+            "deleted": False,
+        }
+    if document is None:
+        raise ValueError(f"{event.TYPE} for unknown product {event.id}")
+    updated = {**document, "version": envelope.sequence, "updatedAt": envelope.time}
+    if isinstance(event, ProductUpdated):
+        for field, value in event.changes().items():
+            if field == "price":
+                updated["price"] = money(value)
+            elif field == "tags":
+                updated["tags"] = list(value or ())
+            else:
+                updated[field] = value
+        return updated
+    updated["deleted"] = True
+    return updated
+
+
+def amount(document: Document) -> Decimal:
+    return Decimal(str(document["price"]["amount"]))

@@ -1,0 +1,108 @@
+"""Applies a batch of events to the read models in one MongoDB transaction.
+
+The version on each product document is the guard: an event at or below it was applied before
+(a redelivery) and is skipped; an event above the next version means a hole in the log and is
+refused rather than applied over it. Because products, history, statistics and the status
+document change in one transaction, a crash leaves either all of a batch or none of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.projector.projections import category_stats, history, products
+from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, PROJECTION_STATUS, Document
+from shared.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    skipped: int = 0
+    gaps: list[tuple[Envelope, int]] = field(default_factory=list)  # (event, version found)
+    last_event_time: datetime | None = None
+
+
+class ReadModelWriter:
+    def __init__(self, db: AsyncDatabase[Document], suffix: str = "") -> None:
+        self._db = db
+        self._products = db[PRODUCTS + suffix]
+        self._history = db[HISTORY + suffix]
+        self._stats = db[CATEGORY_STATS + suffix]
+        self._status = db[PROJECTION_STATUS + suffix]
+
+    async def apply(self, envelopes: Sequence[Envelope], status: Document | None = None) -> BatchResult:
+        async with self._db.client.start_session() as session:
+            result: BatchResult = await session.with_transaction(
+                lambda s: self._apply(s, envelopes, status)
+            )
+        return result
+
+    async def _apply(
+        self, session: AsyncClientSession, envelopes: Sequence[Envelope], status: Document | None
+    ) -> BatchResult:
+        result = BatchResult()
+        ids = list({e.product_id for e in envelopes})
+        found = self._products.find({"_id": {"$in": ids}}, session=session)
+        before: dict[str, Document] = {doc["_id"]: doc async for doc in found}
+        current: dict[str, Document] = dict(before)
+        history_ops: list[Any] = []
+        touched: set[category_stats.Key] = set()
+        for envelope in envelopes:
+            doc = current.get(envelope.product_id)
+            version = doc["version"] if doc else 0
+            if envelope.sequence <= version:
+                result.skipped += 1
+                continue
+            if envelope.sequence != version + 1:
+                result.gaps.append((envelope, version))
+                continue
+            new = products.apply(doc, envelope)
+            touched.update(k for k in (category_stats.key_of(doc), category_stats.key_of(new)) if k)
+            current[envelope.product_id] = new
+            history_ops.append(
+                UpdateOne({"_id": envelope.event_id}, {"$setOnInsert": history.document(envelope)}, upsert=True)
+            )
+            result.applied += 1
+            result.last_event_time = envelope.time
+        product_ops: list[Any] = []
+        for product_id, doc in current.items():
+            old = before.get(product_id)
+            if old is None:
+                product_ops.append(InsertOne(doc))
+            elif old["version"] != doc["version"]:
+                product_ops.append(ReplaceOne({"_id": product_id, "version": old["version"]}, doc))
+        if product_ops:
+            await self._products.bulk_write(product_ops, ordered=False, session=session)
+        if history_ops:
+            await self._history.bulk_write(history_ops, ordered=False, session=session)
+        if touched:
+            await self._refresh_stats(session, touched)
+        if status is not None:
+            await self._status.replace_one({"_id": status["_id"]}, status, upsert=True, session=session)
+        return result
+
+    async def _refresh_stats(self, session: AsyncClientSession, keys: set[category_stats.Key]) -> None:
+        fresh = {
+            (row["_id"]["category"], row["_id"]["currency"]): row
+            async for row in await self._products.aggregate(category_stats.pipeline(keys), session=session)
+        }
+        ops: list[Any] = []
+        for key in keys:
+            row = fresh.get(key)
+            doc_id = category_stats.stats_id(key)
+            if row is None:
+                ops.append(DeleteOne({"_id": doc_id}))
+            else:
+                ops.append(ReplaceOne({"_id": doc_id}, {**row, "_id": doc_id, "category": key[0], "currency": key[1]}, upsert=True))
+        await self._stats.bulk_write(ops, ordered=False, session=session)

@@ -1,0 +1,59 @@
+"""The HTTP shell every service shares: /health, /ready, /metrics and correlation ids."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import uvicorn
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+def service_app(
+    title: str,
+    ready: ReadyCheck,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+) -> FastAPI:
+    """A FastAPI app with the operational endpoints of DESIGN.md §2 already in place.
+
+    `ready` names each dependency with whether it is usable; /ready is 200 only if all are.
+    """
+    app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(
+        CorrelationIdMiddleware, header_name=CORRELATION_HEADER, validator=None
+    )
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    async def readiness() -> Response:
+        checks = await ready()
+        status = 200 if checks and all(checks.values()) else 503
+        return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def serve(app: Any, host: str, port: int) -> None:
+    """Run under uvicorn with uvloop and httptools, logging through our JSON handler."""
+    uvicorn.run(
+        app, host=host, port=port, loop="uvloop", http="httptools", log_config=None,
+        ws="websockets-sansio", timeout_graceful_shutdown=5,
+    )
+
+
+async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield

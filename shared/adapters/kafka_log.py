@@ -1,0 +1,175 @@
+"""The event log on Kafka: a fenced transactional appender and a read_committed reader.
+
+Every append is one Kafka transaction with a fixed transactional id. Starting a producer with
+that id bumps its epoch, which aborts whatever an older instance left open and makes every later
+write of that instance fail with ProducerFenced: exactly one process can write at a time, and
+it learns of a rival by being refused rather than by corrupting the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, ProducerFenced, TopicAlreadyExistsError
+
+from shared.envelope import BadRecord, Envelope, Position, from_record, to_record
+from shared.settings import InfraSettings
+
+log = logging.getLogger(__name__)
+
+
+class LogUnavailable(Exception):
+    """Kafka did not take the append; nothing of it is visible to read_committed readers."""
+
+
+class Fenced(LogUnavailable):
+    """A newer instance holds the transactional id; this one may never write again."""
+
+
+class EventAppender:
+    def __init__(self, settings: InfraSettings, transactional_id: str) -> None:
+        self._settings = settings
+        self._transactional_id = transactional_id
+        self._producer: Any = None
+
+    async def start(self) -> None:
+        """Connect and claim the transactional id, fencing any older holder of it."""
+        # aiokafka clients bind to the running loop, so they are made here and not in __init__.
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            transactional_id=self._transactional_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=0,
+            request_timeout_ms=10_000,
+            client_id=f"{self._transactional_id}-producer",
+        )
+        await self._producer.start()
+        # aiokafka obtains the producer id lazily; wait for it so that fencing happens here,
+        # before the caller folds the log, and not on the first append.
+        await asyncio.wait_for(self._producer._txn_manager.wait_for_pid(), 30)
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def append(self, envelopes: Sequence[Envelope]) -> list[Position]:
+        """Append atomically: all of them become visible together, or none does."""
+        producer = self._producer
+        try:
+            await producer.begin_transaction()
+            futures = []
+            for envelope in envelopes:
+                key, value, headers = to_record(envelope)
+                futures.append(
+                    await producer.send(self._settings.events_topic, value, key=key, headers=headers)
+                )
+            metadata = await asyncio.gather(*futures)
+            await producer.commit_transaction()
+        except ProducerFenced as exc:
+            raise Fenced("another command-service instance took over the event log") from exc
+        except (KafkaError, asyncio.TimeoutError) as exc:
+            await self._abort_quietly()
+            raise LogUnavailable(f"Kafka refused the append: {exc}") from exc
+        return [Position(m.partition, m.offset) for m in metadata]
+
+    async def _abort_quietly(self) -> None:
+        try:
+            if self._producer._txn_manager.is_in_transaction():
+                await asyncio.wait_for(self._producer.abort_transaction(), 10)
+        except Exception:  # the next start() of a producer aborts it for us anyway
+            log.warning("could not abort the Kafka transaction", exc_info=True)
+
+    async def reachable(self) -> bool:
+        try:
+            return bool(await asyncio.wait_for(self._producer.client.force_metadata_update(), 2))
+        except (KafkaError, TimeoutError):
+            return False
+
+
+class EventReader:
+    """Reads every partition of the topic with read_committed, from offset 0 onward."""
+
+    def __init__(self, settings: InfraSettings, client_id: str) -> None:
+        self._settings = settings
+        self._topic = settings.events_topic
+        self._client_id = client_id
+        self._consumer: Any = None
+        self._partitions: list[TopicPartition] = []
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._settings.kafka_bootstrap_servers,
+            isolation_level="read_committed",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id=self._client_id,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        await self._consumer.start()
+        partitions: set[int] = set()
+        for _ in range(50):  # a topic created a moment ago takes a while to show in metadata
+            cluster = await self._consumer._client.fetch_all_metadata()
+            partitions = cluster.partitions_for_topic(self._topic) or set()
+            if partitions:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise LogUnavailable(f"topic {self._topic!r} does not exist")
+        self._partitions = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        self._consumer.assign(self._partitions)
+        await self._consumer.seek_to_beginning(*self._partitions)
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def catch_up(self) -> AsyncIterator[tuple[Envelope | BadRecord, Position]]:
+        """Everything committed up to now that this reader has not yet returned."""
+        end = await self._consumer.end_offsets(self._partitions)
+        pending = {tp for tp in self._partitions if await self._consumer.position(tp) < end[tp]}
+        while pending:
+            batches = await self._consumer.getmany(*pending, timeout_ms=500)
+            for tp, records in batches.items():
+                for record in records:
+                    yield _parse(record), Position(tp.partition, record.offset)
+            for tp in list(pending):
+                if await self._consumer.position(tp) >= end[tp]:
+                    pending.discard(tp)
+
+
+def _parse(record: Any) -> Envelope | BadRecord:
+    try:
+        return from_record(record.key, record.value, record.headers)
+    except BadRecord as exc:
+        return exc
+
+
+async def ensure_topics(settings: InfraSettings) -> None:
+    """Create the event topic and its dead-letter topic if missing: kept forever, several partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        forever = {"retention.ms": "-1", "retention.bytes": "-1"}
+        wanted = [
+            NewTopic(settings.events_topic, settings.events_partitions, 1, topic_configs=forever),
+            NewTopic(settings.dlq_topic, 3, 1, topic_configs=forever),
+        ]
+        missing = [topic for topic in wanted if topic.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another process created it meanwhile
+    finally:
+        await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(ensure_topics(InfraSettings()))

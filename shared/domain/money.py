@@ -1,0 +1,67 @@
+"""Money as a decimal amount in an ISO-4217 currency; never a float."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from iso4217 import Currency
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_serializer, field_validator
+
+_AMOUNT = re.compile(r"^\d{1,18}(?:\.\d{1,18})?$")
+
+
+def minor_unit(currency: str) -> int:
+    """Decimal places of the currency's minor unit (EUR 2, JPY 0, BHD 3).
+
+    Raises ValueError for codes that are not ISO-4217 currencies or have no minor unit (funds,
+    precious metals, the testing codes): a price in those would be meaningless in a catalog.
+    """
+    try:
+        exponent = Currency(currency).exponent
+    except ValueError:
+        raise ValueError(f"{currency!r} is not an ISO-4217 currency code") from None
+    if exponent is None:
+        raise ValueError(f"{currency!r} has no minor unit and cannot price a product")
+    return int(exponent)
+
+
+class Money(BaseModel):
+    """An amount quantized to its currency's minor unit, so equal prices compare equal."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # currency first: the amount's validator needs it to know the minor unit.
+    currency: str
+    amount: Decimal
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _known_currency(cls, value: object) -> str:
+        if not isinstance(value, str):
+            raise ValueError("currency must be a string")
+        code = value.strip().upper()
+        minor_unit(code)
+        return code
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _plain_decimal(cls, value: object, info: ValidationInfo) -> Decimal:
+        if isinstance(value, Decimal):
+            value = format(value, "f")
+        if not isinstance(value, str) or not _AMOUNT.match(value.strip()):
+            raise ValueError("amount must be a non-negative decimal string such as '12.50'")
+        amount = Decimal(value.strip())
+        currency = info.data.get("currency")
+        if currency is None:  # the currency was invalid; its own error says so
+            return amount
+        places = minor_unit(currency)
+        exponent = amount.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > places:
+            raise ValueError(f"{currency} allows at most {places} decimal places")
+        # One spelling per price: "12.5" EUR is stored as "12.50".
+        return amount.quantize(Decimal(1).scaleb(-places))
+
+    @field_serializer("amount")
+    def _amount_as_string(self, amount: Decimal) -> str:
+        return format(amount, "f")

@@ -1,0 +1,147 @@
+"""CloudEvents 1.0 over Kafka, binary content mode: how a domain event becomes a record.
+
+The record key is the product id, so all events of a product share one partition and keep
+their order. Attributes travel as `ce_*` headers and the value is the event's JSON data, so a
+consumer that knows nothing of this code (kcat, a Java service) can still route and read it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from shared.domain.events import EVENT_TYPES, ProductEvent
+
+SPEC_VERSION = "1.0"
+SOURCE = "/catalog/command-service"
+TYPE_PREFIX = "catalog."
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """An event with the attributes the log adds to it."""
+
+    event: ProductEvent
+    event_id: str
+    sequence: int
+    time: datetime
+    causation_id: str
+    correlation_id: str
+    source: str = SOURCE
+
+    @property
+    def product_id(self) -> str:
+        return self.event.id
+
+    @property
+    def type(self) -> str:
+        return ce_type(type(self.event))
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    partition: int
+    offset: int
+
+
+class BadRecord(ValueError):
+    """A record that is not one of our events; the reason says why, for the dead-letter topic."""
+
+
+def ce_type(event_class: type[ProductEvent]) -> str:
+    return f"{TYPE_PREFIX}{event_class.TYPE}.v{event_class.VERSION}"
+
+
+def new_envelope(
+    event: ProductEvent, sequence: int, causation_id: str, correlation_id: str
+) -> Envelope:
+    return Envelope(
+        event=event,
+        event_id=str(uuid.uuid4()),
+        sequence=sequence,
+        time=datetime.now(UTC),
+        causation_id=causation_id,
+        correlation_id=correlation_id,
+    )
+
+
+def to_record(envelope: Envelope) -> tuple[bytes, bytes, Headers]:
+    """(key, value, headers) of the Kafka record for an envelope."""
+    attributes = {
+        "ce_specversion": SPEC_VERSION,
+        "ce_id": envelope.event_id,
+        "ce_source": envelope.source,
+        "ce_type": envelope.type,
+        "ce_time": envelope.time.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "ce_subject": envelope.product_id,
+        "content-type": "application/json",
+        "ce_sequence": str(envelope.sequence),
+        "ce_correlationid": envelope.correlation_id,
+        "ce_causationid": envelope.causation_id,
+    }
+    headers = [(name, value.encode()) for name, value in attributes.items()]
+    key = envelope.product_id.encode()
+    return key, orjson.dumps(envelope.event.data()), headers
+
+
+_REQUIRED = ("ce_specversion", "ce_id", "ce_type", "ce_time", "ce_subject", "ce_sequence")
+
+
+def from_record(key: bytes | None, value: bytes | None, headers: Any) -> Envelope:
+    """Parse a Kafka record back into an envelope, or raise BadRecord saying what is wrong."""
+    try:
+        attrs = {name: raw.decode() for name, raw in headers or ()}
+    except (UnicodeDecodeError, AttributeError, ValueError):
+        raise BadRecord("headers are not UTF-8 text") from None
+    missing = [name for name in _REQUIRED if name not in attrs]
+    if missing:
+        raise BadRecord(f"missing headers: {', '.join(missing)}")
+    if attrs["ce_specversion"] != SPEC_VERSION:
+        raise BadRecord(f"unsupported ce_specversion {attrs['ce_specversion']!r}")
+    event_class = _event_class(attrs["ce_type"])
+    try:
+        data = orjson.loads(value or b"")
+    except orjson.JSONDecodeError as exc:
+        raise BadRecord(f"value is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRecord("value is not a JSON object")
+    try:
+        event = event_class.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise BadRecord(f"invalid {event_class.TYPE} data at {where}: {first['msg']}") from None
+    if event.id != attrs["ce_subject"] or (key is not None and key.decode(errors="replace") != event.id):
+        raise BadRecord("record key, ce_subject and data id disagree")
+    try:
+        sequence = int(attrs["ce_sequence"])
+        time = datetime.fromisoformat(attrs["ce_time"])
+    except ValueError as exc:
+        raise BadRecord(f"bad ce_sequence or ce_time: {exc}") from None
+    if sequence < 1:
+        raise BadRecord(f"ce_sequence must be >= 1, got {sequence}")
+    return Envelope(
+        event=event,
+        event_id=attrs["ce_id"],
+        sequence=sequence,
+        time=time,
+        causation_id=attrs.get("ce_causationid", ""),
+        correlation_id=attrs.get("ce_correlationid", ""),
+        source=attrs.get("ce_source", ""),
+    )
+
+
+def _event_class(type_: str) -> type[ProductEvent]:
+    name, _, version = type_.removeprefix(TYPE_PREFIX).rpartition(".v")
+    event_class = EVENT_TYPES.get(name)
+    if not type_.startswith(TYPE_PREFIX) or event_class is None:
+        raise BadRecord(f"unknown ce_type {type_!r}")
+    if version != str(event_class.VERSION):
+        raise BadRecord(f"unsupported version of {name}: {version!r}")
+    return event_class
