@@ -1,0 +1,38 @@
+# Developer entry points. The stack runs on Docker Compose when a Docker engine is reachable,
+# otherwise natively from infra/native (state in .run/: tools, data, logs, pids).
+.DEFAULT_GOAL := help
+.PHONY: help up down logs clean distclean install test lint
+
+UV := infra/native/uv.sh
+RUN_DIR := $(or $(RUN_DIR),.run)
+
+help: ## list the targets
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+up: ## start Kafka, MongoDB and the three services (only what is not running)
+	infra/up.sh
+
+down: ## stop the stack (data is kept)
+	infra/down.sh
+
+logs: ## follow the services' logs
+	@if [ "$$(infra/mode.sh)" = docker ]; then docker compose logs -f; \
+	else tail -n 100 -F $(RUN_DIR)/logs/command.log $(RUN_DIR)/logs/projector.log $(RUN_DIR)/logs/query.log; fi
+
+clean: ## stop, then delete the data and logs (keeps the downloaded Kafka and MongoDB)
+	@if [ "$$(infra/mode.sh)" = docker ]; then docker compose down -v; else infra/down.sh; fi
+	rm -rf $(RUN_DIR)/data $(RUN_DIR)/logs $(RUN_DIR)/kafka
+
+distclean: down ## stop, then delete all of .run (downloads included)
+	rm -rf $(RUN_DIR)
+
+install: ## create .venv from uv.lock (installs uv 0.13.9 with pip if missing)
+	$(UV) sync --frozen
+
+test: install ## run the test suite
+	$(UV) run --frozen pytest
+
+lint: ## ruff check, ruff format --check, mypy
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy

@@ -1,0 +1,65 @@
+"""Session fixtures: real Kafka and MongoDB, found or started once per test run."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from pymongo import MongoClient
+
+from tests.support.infra import Infra, discover
+
+_summary: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    found = discover()
+    client: MongoClient[dict[str, object]] = MongoClient(found.mongodb_url, serverSelectionTimeoutMS=10_000)
+    try:
+        version = client.admin.command("buildInfo")["version"]
+        replica_set = client.admin.command("replSetGetStatus")["set"]
+    finally:
+        client.close()
+    _summary[:] = [
+        f"found by: {found.source}",
+        f"Kafka: {found.kafka_version} at {found.kafka_bootstrap_servers}",
+        f"MongoDB {version}, replica set {replica_set}, at {found.mongodb_url}",
+    ]
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+@pytest.fixture(scope="session")
+def mongodb_url(infra: Infra) -> str:
+    return infra.mongodb_url
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(infra: Infra) -> str:
+    return infra.kafka_bootstrap_servers
+
+
+@pytest.fixture
+def isolated_env(infra: Infra) -> dict[str, str]:
+    """Settings for one test's own topic, database, consumer group and transactional id."""
+    run = uuid.uuid4().hex[:10]
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+        "MONGODB_URL": infra.mongodb_url,
+        "MONGODB_DATABASE": f"test_{run}",
+        "EVENTS_TOPIC": f"test-events-{run}",
+        "COMMAND_TRANSACTIONAL_ID": f"test-command-{run}",
+        "PROJECTOR_GROUP_ID": f"test-projector-{run}",
+        "PROJECTOR_INSTANCE_ID": f"test-projector-{run}",
+    }
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _summary:
+        terminalreporter.section("infrastructure")
+        for line in _summary:
+            terminalreporter.write_line(line)

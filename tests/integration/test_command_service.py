@@ -1,0 +1,253 @@
+"""The write side against real Kafka, with the command service as a real process (invariants 1-4)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from tests.support.kafka import Record, by_product, read_all
+from tests.support.services import Service, graphql
+
+CREATE = """mutation($input: CreateProductInput!) {
+  createProduct(input: $input) { id version eventId position { partition offset } } }"""
+UPDATE = """mutation($input: UpdateProductInput!) {
+  updateProduct(input: $input) { id version eventId position { partition offset } } }"""
+DELETE = """mutation($input: DeleteProductInput!) {
+  deleteProduct(input: $input) { id version eventId position { partition offset } } }"""
+
+
+def product_input(**fields: Any) -> dict[str, Any]:
+    return {"sku": "MUG-1", "name": "Mug", "price": {"amount": "9.99", "currency": "EUR"}, **fields}
+
+
+@pytest.fixture
+def command(isolated_env: dict[str, str]) -> Iterator[Service]:
+    service = Service("command", isolated_env).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+async def http() -> Any:
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        yield client
+
+
+async def mutate(http: httpx.AsyncClient, service: Service, query: str, input: dict[str, Any]) -> dict[str, Any]:
+    return await graphql(http, service.graphql_url, query, {"input": input})
+
+
+def code(body: dict[str, Any]) -> str | None:
+    errors = body.get("errors")
+    return errors[0]["extensions"]["code"] if errors else None
+
+
+def assert_gapless(records: list[Record]) -> dict[str, list[Record]]:
+    products = by_product(records)
+    for key, events in products.items():
+        assert [e.sequence for e in events] == list(range(1, len(events) + 1)), key
+        assert len({e.partition for e in events}) == 1, f"{key} spans partitions"
+    return products
+
+
+async def test_create_appends_one_cloudevent_and_answers_its_position(
+    command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    body = await mutate(http, command, CREATE, product_input(tags=["kitchen"], commandId="cmd-1"))
+    answer = body["data"]["createProduct"]
+    assert answer["version"] == 1
+    records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
+    assert len(records) == 1
+    record = records[0]
+    assert (record.partition, str(record.offset)) == (answer["position"]["partition"], answer["position"]["offset"])
+    assert record.key == answer["id"]
+    assert record.headers | {"ce_time": "", "ce_correlationid": ""} == {
+        "ce_specversion": "1.0", "ce_id": answer["eventId"], "ce_source": "/catalog/command-service",
+        "ce_type": "catalog.ProductCreated.v1", "ce_time": "", "ce_subject": answer["id"],
+        "content-type": "application/json", "ce_sequence": "1", "ce_correlationid": "",
+        "ce_causationid": "cmd-1",
+    }
+    assert record.headers["ce_correlationid"]
+    assert orjson.loads(record.value) == {
+        "id": answer["id"], "sku": "MUG-1", "name": "Mug", "description": None,
+        "price": {"currency": "EUR", "amount": "9.99"}, "category": None, "tags": ["kitchen"],
+    }
+
+
+async def test_correlation_id_of_the_request_travels_with_the_event(
+    command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    response = await http.post(command.graphql_url, json={"query": CREATE, "variables": {"input": product_input()}},
+                               headers={"X-Correlation-ID": "trace-42"})
+    assert response.headers["X-Correlation-ID"] == "trace-42"
+    records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
+    assert [r.headers["ce_correlationid"] for r in records] == ["trace-42"]
+
+
+async def test_errors_have_codes_and_write_nothing(
+    command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    created = (await mutate(http, command, CREATE, product_input()))["data"]["createProduct"]
+    pid = created["id"]
+    unknown = str(uuid.uuid4())
+    cases = [
+        (CREATE, product_input(sku="bad sku"), "BAD_USER_INPUT"),
+        (CREATE, product_input(price={"amount": "1.999", "currency": "EUR"}), "BAD_USER_INPUT"),
+        (CREATE, product_input(price={"amount": "1", "currency": "ABC"}), "BAD_USER_INPUT"),
+        (CREATE, product_input(id=pid), "ALREADY_EXISTS"),
+        (UPDATE, {"id": unknown, "name": "x"}, "NOT_FOUND"),
+        (UPDATE, {"id": pid, "name": "x", "expectedVersion": 7}, "CONCURRENCY_CONFLICT"),
+        (UPDATE, {"id": pid, "name": ""}, "BAD_USER_INPUT"),
+        (DELETE, {"id": unknown}, "NOT_FOUND"),
+    ]
+    for query, input, expected in cases:
+        body = await mutate(http, command, query, input)
+        assert code(body) == expected, body
+        assert "stacktrace" not in orjson.dumps(body).decode()
+    conflict = await mutate(http, command, UPDATE, {"id": pid, "name": "x", "expectedVersion": 7})
+    assert conflict["errors"][0]["extensions"] == {"code": "CONCURRENCY_CONFLICT", "expectedVersion": 7, "actualVersion": 1}
+    bad = await mutate(http, command, CREATE, product_input(sku="bad sku"))
+    assert bad["errors"][0]["extensions"]["field"] == "sku"
+    assert (await mutate(http, command, DELETE, {"id": pid}))["data"]["deleteProduct"]["version"] == 2
+    assert code(await mutate(http, command, UPDATE, {"id": pid, "name": "x"})) == "PRODUCT_DELETED"
+    records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
+    assert [r.headers["ce_type"] for r in records] == ["catalog.ProductCreated.v1", "catalog.ProductDeleted.v1"]
+
+
+async def test_an_update_that_changes_nothing_appends_nothing(
+    command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    pid = (await mutate(http, command, CREATE, product_input()))["data"]["createProduct"]["id"]
+    same = await mutate(http, command, UPDATE, {"id": pid, "name": "Mug", "price": {"amount": "9.990", "currency": "EUR"}})
+    assert code(same) == "BAD_USER_INPUT"  # three decimals for EUR is refused, not rounded
+    same = await mutate(http, command, UPDATE, {"id": pid, "name": "Mug", "price": {"amount": "9.99", "currency": "eur"}})
+    assert same["data"]["updateProduct"] == {"id": pid, "version": 1, "eventId": None, "position": None}
+    changed = await mutate(http, command, UPDATE, {"id": pid, "name": "Cup", "expectedVersion": 1})
+    assert changed["data"]["updateProduct"]["version"] == 2
+    records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
+    assert [orjson.loads(r.value) for r in records][1] == {"id": pid, "name": "Cup"}
+
+
+async def test_concurrent_updates_with_one_expected_version_one_wins(
+    command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    pid = (await mutate(http, command, CREATE, product_input()))["data"]["createProduct"]["id"]
+    bodies = await asyncio.gather(*(
+        mutate(http, command, UPDATE, {"id": pid, "name": f"Name {i}", "expectedVersion": 1}) for i in range(50)
+    ))
+    outcomes = Counter(code(b) or "OK" for b in bodies)
+    assert outcomes == {"OK": 1, "CONCURRENCY_CONFLICT": 49}
+    records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
+    assert [r.sequence for r in records] == [1, 2]
+
+
+async def test_a_thousand_concurrent_mutations_keep_every_product_gapless(
+    command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(100)]
+    created = await asyncio.gather(*(mutate(http, command, CREATE, product_input(id=pid)) for pid in ids))
+    assert all(code(b) is None for b in created)
+    rng = random.Random(7)
+    semaphore = asyncio.Semaphore(64)
+
+    async def one(i: int) -> dict[str, Any]:
+        pid = rng.choice(ids)
+        async with semaphore:
+            return await mutate(http, command, UPDATE, {"id": pid, "name": f"n{i}", "tags": [f"t{i % 7}"]})
+
+    bodies = await asyncio.gather(*(one(i) for i in range(900)))
+    assert all(code(b) is None for b in bodies), [b for b in bodies if code(b)][:3]
+    appended = sum(1 for b in bodies if b["data"]["updateProduct"]["eventId"])
+    records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
+    products = assert_gapless(records)
+    assert set(products) == set(ids)
+    assert len(records) == 100 + appended
+    answered = {b["data"]["updateProduct"]["eventId"] for b in bodies} - {None}
+    assert answered == {r.headers["ce_id"] for r in records if r.sequence > 1}
+
+
+async def test_a_retried_command_id_returns_the_first_answer_even_after_a_restart(
+    command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    first = await mutate(http, command, CREATE, product_input(commandId="retry-me"))
+    concurrent = await asyncio.gather(*(
+        mutate(http, command, CREATE, product_input(commandId="retry-me")) for _ in range(10)
+    ))
+    assert all(b == first for b in concurrent)
+    pid = first["data"]["createProduct"]["id"]
+    update = {"id": pid, "name": "Cup", "commandId": "retry-update"}
+    updated = await mutate(http, command, UPDATE, update)
+    command.kill()
+    command.start()
+    assert await mutate(http, command, CREATE, product_input(commandId="retry-me")) == first
+    assert await mutate(http, command, UPDATE, update) == updated
+    records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
+    assert [r.sequence for r in records] == [1, 2]
+
+
+async def test_sigkill_under_load_loses_no_acknowledged_write_and_restart_continues(
+    command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(20)]
+    for pid in ids:
+        assert code(await mutate(http, command, CREATE, product_input(id=pid))) is None
+    acknowledged: set[str] = set()
+    refused = 0
+
+    async def writer(worker: int) -> None:
+        nonlocal refused
+        for i in range(1000):
+            try:
+                body = await mutate(http, command, UPDATE, {"id": ids[(worker + i) % 20], "name": f"w{worker}-{i}"})
+            except (httpx.HTTPError, AssertionError):
+                return  # the process died under us: no answer, no claim either way
+            if code(body) is None:
+                acknowledged.add(body["data"]["updateProduct"]["eventId"])
+            else:
+                refused += 1
+
+    load = [asyncio.create_task(writer(w)) for w in range(16)]
+    await asyncio.sleep(1.5)
+    command.kill()
+    await asyncio.gather(*load)
+    assert len(acknowledged) > 50
+    records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
+    assert acknowledged <= {r.headers["ce_id"] for r in records}
+    products = assert_gapless(records)
+
+    command.start()
+    for pid in ids:
+        body = await mutate(http, command, UPDATE, {"id": pid, "name": "after restart", "expectedVersion": len(products[pid])})
+        assert body["data"]["updateProduct"]["version"] == len(products[pid]) + 1, body
+    assert_gapless(await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"]))
+
+
+async def test_a_second_instance_fences_the_first_and_the_log_stays_gapless(
+    command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    pid = (await mutate(http, command, CREATE, product_input()))["data"]["createProduct"]["id"]
+    assert (await mutate(http, command, UPDATE, {"id": pid, "name": "one"}))["data"]["updateProduct"]["version"] == 2
+    second = Service("command", {k: v for k, v in command.env.items() if k != "COMMAND_PORT"}).start()
+    try:
+        # The first instance has not heard yet; its next write must be refused, not appended.
+        stale = await mutate(http, command, UPDATE, {"id": pid, "name": "from the old one"})
+        assert code(stale) == "SERVICE_UNAVAILABLE", stale
+        status, body = command.ready()
+        assert status == 503 and body["checks"]["writer"] is False
+        assert code(await mutate(http, command, UPDATE, {"id": pid, "name": "again"})) == "SERVICE_UNAVAILABLE"
+        fresh = await mutate(http, second, UPDATE, {"id": pid, "name": "from the new one"})
+        assert fresh["data"]["updateProduct"]["version"] == 3
+    finally:
+        second.stop()
+    records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
+    assert [r.sequence for r in records] == [1, 2, 3]
+    assert orjson.loads(records[-1].value)["name"] == "from the new one"

@@ -1,0 +1,58 @@
+"""Reading the topic as an outside consumer would: raw records, headers and all."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+
+@dataclass(frozen=True)
+class Record:
+    partition: int
+    offset: int
+    key: str
+    value: bytes
+    headers: dict[str, str]
+
+    @property
+    def sequence(self) -> int:
+        return int(self.headers["ce_sequence"])
+
+
+async def read_all(bootstrap: str, topic: str) -> list[Record]:
+    """Every committed record of the topic, from offset 0 to the current end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        if not partitions:
+            await consumer.topics()
+            cluster = await consumer._client.fetch_all_metadata()
+            partitions = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or [])]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        records: list[Record] = []
+        pending = {tp for tp in partitions if end[tp] > 0}
+        while pending:
+            batch = await asyncio.wait_for(consumer.getmany(*pending, timeout_ms=500), 30)
+            for tp, items in batch.items():
+                records.extend(
+                    Record(tp.partition, r.offset, r.key.decode(), r.value,
+                           {k: v.decode() for k, v in r.headers})
+                    for r in items
+                )
+            pending = {tp for tp in pending if await consumer.position(tp) < end[tp]}
+        return records
+    finally:
+        await consumer.stop()
+
+
+def by_product(records: list[Record]) -> dict[str, list[Record]]:
+    grouped: dict[str, list[Record]] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        grouped.setdefault(record.key, []).append(record)
+    return grouped

@@ -1,0 +1,95 @@
+"""The services as real processes: started with `python -m`, talked to over HTTP, killed for real."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.infra import ROOT
+
+PORT_VARIABLE = {"command": "COMMAND_PORT", "projector": "PROJECTOR_PORT", "query": "QUERY_PORT"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Service:
+    def __init__(self, name: str, env: dict[str, str]) -> None:
+        self.name = name
+        self.port = free_port()
+        self.env = {**os.environ, **env, PORT_VARIABLE[name]: str(self.port), "HOST": "127.0.0.1"}
+        self.log = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.url}/graphql"
+
+    def start(self, wait_ready: bool = True, timeout: float = 60) -> Service:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{self.name}"], cwd=ROOT, env=self.env,
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        if wait_ready:
+            self.wait_ready(timeout)
+        return self
+
+    def ready(self) -> tuple[int, Any]:
+        try:
+            response = httpx.get(f"{self.url}/ready", timeout=3)
+        except httpx.HTTPError:
+            return 0, None
+        return response.status_code, response.json()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
+            if self.ready()[0] == 200:
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not ready after {timeout}s:\n{self.tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, exactly like a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+async def graphql(
+    client: httpx.AsyncClient, url: str, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response = await client.post(url, json={"query": query, "variables": variables or {}})
+    assert response.status_code < 500, response.text
+    body: dict[str, Any] = response.json()
+    return body
