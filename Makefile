@@ -29,7 +29,7 @@ distclean: down ## stop, then delete all of .run (downloads included)
 install: ## create .venv from uv.lock (installs uv 0.13.9 with pip if missing)
 	$(UV) sync --frozen
 
-test: install ## run the test suite
+test: install lint ## lint, then run the whole test suite against real Kafka and MongoDB
 	$(UV) run --frozen pytest
 
 lint: ## ruff check, ruff format --check, mypy

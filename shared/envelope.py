@@ -117,7 +117,9 @@ def from_record(key: bytes | None, value: bytes | None, headers: Any) -> Envelop
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise BadRecord(f"invalid {event_class.TYPE} data at {where}: {first['msg']}") from None
-    if event.id != attrs["ce_subject"] or (key is not None and key.decode(errors="replace") != event.id):
+    if event.id != attrs["ce_subject"] or (
+        key is not None and key.decode(errors="replace") != event.id
+    ):
         raise BadRecord("record key, ce_subject and data id disagree")
     try:
         sequence = int(attrs["ce_sequence"])

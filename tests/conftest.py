@@ -16,7 +16,9 @@ _summary: list[str] = []
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
     found = discover()
-    client: MongoClient[dict[str, object]] = MongoClient(found.mongodb_url, serverSelectionTimeoutMS=10_000)
+    client: MongoClient[dict[str, object]] = MongoClient(
+        found.mongodb_url, serverSelectionTimeoutMS=10_000
+    )
     try:
         version = client.admin.command("buildInfo")["version"]
         replica_set = client.admin.command("replSetGetStatus")["set"]

@@ -13,7 +13,7 @@ from services.command.event_store import EventStore
 from services.command.graphql import build_schema
 from services.command.processor import CommandProcessor
 from services.command.write_model import WriteModel
-from shared.adapters.graphql_http import format_error, context, mount_graphql
+from shared.adapters.graphql_http import context, format_error, mount_graphql
 from shared.adapters.http import service_app
 from shared.settings import CommandSettings
 
@@ -22,7 +22,11 @@ def create_app(settings: CommandSettings | None = None) -> FastAPI:
     settings = settings or CommandSettings()
     store = EventStore(settings, WriteModel())
     processor = CommandProcessor(
-        store.model, store.append, store.resync, settings.command_max_batch, settings.command_timeout_s
+        store.model,
+        store.append,
+        store.resync,
+        settings.command_max_batch,
+        settings.command_timeout_s,
     )
     started = asyncio.Event()
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ariadne import MutationType, QueryType, make_executable_schema
-from graphql import GraphQLResolveInfo, GraphQLSchema
+from graphql import GraphQLSchema
 
 from services.command.processor import CommandProcessor
 from services.command.write_model import Answer
-from shared.adapters.graphql_http import load_sdl
+from shared.adapters.graphql_http import Info, load_sdl
 from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
 
 
@@ -22,18 +22,18 @@ def build_schema(processor: CommandProcessor) -> GraphQLSchema:
         return "pong"
 
     @mutation.field("createProduct")
-    async def create(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+    async def create(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         return await _run(info, parse(CreateProduct, input))
 
     @mutation.field("updateProduct")
-    async def update(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+    async def update(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         return await _run(info, parse_update(input))
 
     @mutation.field("deleteProduct")
-    async def delete(_: Any, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
+    async def delete(_: Any, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         return await _run(info, parse(DeleteProduct, input))
 
-    async def _run(info: GraphQLResolveInfo, command: Any) -> dict[str, Any]:
+    async def _run(info: Info, command: Any) -> dict[str, Any]:
         answer = await processor.handle(command, info.context["correlation_id"])
         return _result(answer)
 

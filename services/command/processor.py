@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 COMMANDS = Counter("catalog_commands_total", "Commands handled", ["command", "outcome"])
 BATCH_SIZE = Histogram(
-    "catalog_command_batch_size", "Commands per append transaction",
+    "catalog_command_batch_size",
+    "Commands per append transaction",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
 APPEND_SECONDS = Histogram("catalog_append_seconds", "Time to commit one append transaction")
@@ -49,7 +50,9 @@ Resync = Callable[[], Awaitable[None]]
 class _Pending:
     command: AnyCommand
     correlation_id: str
-    future: asyncio.Future[Answer] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    future: asyncio.Future[Answer] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
     taken: bool = False
 
 
@@ -73,7 +76,9 @@ class CommandProcessor:
     async def handle(self, command: AnyCommand, correlation_id: str) -> Answer:
         """Answer a command. Raises DomainError (refused, nothing written) or Unavailable."""
         if self.fenced:
-            raise Unavailable("this command-service instance was replaced by a newer one", retriable=True)
+            raise Unavailable(
+                "this command-service instance was replaced by a newer one", retriable=True
+            )
         pending = _Pending(command, correlation_id)
         self._queue.put_nowait(pending)
         kind = type(command).__name__
@@ -83,12 +88,15 @@ class CommandProcessor:
             if not pending.taken:
                 pending.taken = True  # the loop skips it: it will never be written
                 COMMANDS.labels(kind, "timeout").inc()
-                raise Unavailable("the event log is not accepting writes; retry", retriable=True) from None
+                raise Unavailable(
+                    "the event log is not accepting writes; retry", retriable=True
+                ) from None
             COMMANDS.labels(kind, "unknown").inc()
             raise Unavailable(
                 "the append did not finish in time; its outcome is unknown. "
                 "Retry with the same commandId to learn it",
-                retriable=True, commandId=command.command_id,
+                retriable=True,
+                commandId=command.command_id,
             ) from None
         except DomainError as exc:
             COMMANDS.labels(kind, exc.code).inc()
@@ -153,7 +161,9 @@ class CommandProcessor:
         except Fenced:
             self.fenced = True
             log.error("fenced: a newer command-service instance owns the event log")
-            error = Unavailable("this command-service instance was replaced by a newer one", retriable=True)
+            error = Unavailable(
+                "this command-service instance was replaced by a newer one", retriable=True
+            )
             for pending, _ in writers:
                 pending.future.set_exception(error)
             return

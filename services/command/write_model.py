@@ -48,7 +48,9 @@ class WriteModel:
             self.gaps += 1
             log.error(
                 "gap in the log: product %s is at version %d but the next event has sequence %d",
-                envelope.product_id, version, envelope.sequence,
+                envelope.product_id,
+                version,
+                envelope.sequence,
             )
             return
         self._states[envelope.product_id] = evolve(state, envelope.event)

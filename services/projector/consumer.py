@@ -23,10 +23,16 @@ log = logging.getLogger(__name__)
 
 APPLIED = Counter("catalog_projector_events_applied_total", "Events applied to the read models")
 SKIPPED = Counter("catalog_projector_events_skipped_total", "Redelivered events already applied")
-DEAD_LETTERS = Counter("catalog_projector_dead_letters_total", "Records sent to the dead-letter topic", ["reason"])
-GAPS = Counter("catalog_projector_gaps_total", "Events refused because an earlier version is missing")
+DEAD_LETTERS = Counter(
+    "catalog_projector_dead_letters_total", "Records sent to the dead-letter topic", ["reason"]
+)
+GAPS = Counter(
+    "catalog_projector_gaps_total", "Events refused because an earlier version is missing"
+)
 LAG = Gauge("catalog_projector_lag", "Records not yet projected", ["partition"])
-LAST_EVENT = Gauge("catalog_projector_last_event_timestamp_seconds", "Time of the last applied event")
+LAST_EVENT = Gauge(
+    "catalog_projector_last_event_timestamp_seconds", "Time of the last applied event"
+)
 BATCH_SECONDS = Histogram("catalog_projector_batch_seconds", "Time to project one batch")
 
 
@@ -71,7 +77,9 @@ class Projector:
     async def run(self) -> None:
         self.running = True
         while True:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=self._settings.projector_max_batch)
+            batches = await self._consumer.getmany(
+                timeout_ms=200, max_records=self._settings.projector_max_batch
+            )
             if batches:
                 await self._project(batches)
             self._report_lag()
@@ -92,8 +100,13 @@ class Projector:
             for envelope, version in result.gaps:
                 self.gaps += 1
                 GAPS.inc()
-                log.error("version gap: product %s is at %d, event %s has sequence %d",
-                          envelope.product_id, version, envelope.event_id, envelope.sequence)
+                log.error(
+                    "version gap: product %s is at %d, event %s has sequence %d",
+                    envelope.product_id,
+                    version,
+                    envelope.event_id,
+                    envelope.sequence,
+                )
             if result.last_event_time is not None:
                 self.last_event_time = result.last_event_time
                 LAST_EVENT.set(result.last_event_time.timestamp())
@@ -110,18 +123,25 @@ class Projector:
                 return result
             except Exception:
                 self.mongo_ok = False
-                log.warning("read-model write failed; retrying the same batch in %.1fs", delay, exc_info=True)
+                log.warning(
+                    "read-model write failed; retrying the same batch in %.1fs",
+                    delay,
+                    exc_info=True,
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
     async def _dead_letter(self, tp: TopicPartition, record: Any, reason: str) -> None:
-        headers = list(record.headers or ()) + [
+        headers = [
+            *(record.headers or ()),
             ("dlq_reason", reason.encode()),
             ("dlq_original_topic", tp.topic.encode()),
             ("dlq_original_partition", str(tp.partition).encode()),
             ("dlq_original_offset", str(record.offset).encode()),
         ]
-        await self._dlq.send_and_wait(self._settings.dlq_topic, record.value, key=record.key, headers=headers)
+        await self._dlq.send_and_wait(
+            self._settings.dlq_topic, record.value, key=record.key, headers=headers
+        )
         DEAD_LETTERS.labels(reason.split(":")[0]).inc()
         log.warning("dead-lettered %s@%d: %s", tp, record.offset, reason)
 
@@ -141,7 +161,9 @@ class Projector:
     def _status(self, latest: datetime) -> dict[str, Any]:
         return {
             "_id": "projector",
-            "partitions": [{"partition": p, "lag": lag} for p, lag in sorted(self.partition_lag().items())],
+            "partitions": [
+                {"partition": p, "lag": lag} for p, lag in sorted(self.partition_lag().items())
+            ],
             "lastEventTime": max(latest, self.last_event_time or latest),
             "updatedAt": datetime.now(UTC),
         }

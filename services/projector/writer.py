@@ -41,7 +41,9 @@ class ReadModelWriter:
         self._stats = db[CATEGORY_STATS + suffix]
         self._status = db[PROJECTION_STATUS + suffix]
 
-    async def apply(self, envelopes: Sequence[Envelope], status: Document | None = None) -> BatchResult:
+    async def apply(
+        self, envelopes: Sequence[Envelope], status: Document | None = None
+    ) -> BatchResult:
         async with self._db.client.start_session() as session:
             result: BatchResult = await session.with_transaction(
                 lambda s: self._apply(s, envelopes, status)
@@ -71,7 +73,11 @@ class ReadModelWriter:
             touched.update(k for k in (category_stats.key_of(doc), category_stats.key_of(new)) if k)
             current[envelope.product_id] = new
             history_ops.append(
-                UpdateOne({"_id": envelope.event_id}, {"$setOnInsert": history.document(envelope)}, upsert=True)
+                UpdateOne(
+                    {"_id": envelope.event_id},
+                    {"$setOnInsert": history.document(envelope)},
+                    upsert=True,
+                )
             )
             result.applied += 1
             result.last_event_time = envelope.time
@@ -89,13 +95,19 @@ class ReadModelWriter:
         if touched:
             await self._refresh_stats(session, touched)
         if status is not None:
-            await self._status.replace_one({"_id": status["_id"]}, status, upsert=True, session=session)
+            await self._status.replace_one(
+                {"_id": status["_id"]}, status, upsert=True, session=session
+            )
         return result
 
-    async def _refresh_stats(self, session: AsyncClientSession, keys: set[category_stats.Key]) -> None:
+    async def _refresh_stats(
+        self, session: AsyncClientSession, keys: set[category_stats.Key]
+    ) -> None:
         fresh = {
             (row["_id"]["category"], row["_id"]["currency"]): row
-            async for row in await self._products.aggregate(category_stats.pipeline(keys), session=session)
+            async for row in await self._products.aggregate(
+                category_stats.pipeline(keys), session=session
+            )
         }
         ops: list[Any] = []
         for key in keys:
@@ -104,5 +116,11 @@ class ReadModelWriter:
             if row is None:
                 ops.append(DeleteOne({"_id": doc_id}))
             else:
-                ops.append(ReplaceOne({"_id": doc_id}, {**row, "_id": doc_id, "category": key[0], "currency": key[1]}, upsert=True))
+                ops.append(
+                    ReplaceOne(
+                        {"_id": doc_id},
+                        {**row, "_id": doc_id, "category": key[0], "currency": key[1]},
+                        upsert=True,
+                    )
+                )
         await self._stats.bulk_write(ops, ordered=False, session=session)

@@ -15,8 +15,9 @@ class ConsistencyTimeout(DomainError):
     code = "CONSISTENCY_TIMEOUT"
 
     def __init__(self, expected: int, current: int) -> None:
+        seen = f"only version {current}" if current else "not yet seen it"
         super().__init__(
-            f"the read model has version {current} of this product, not yet {expected}; "
+            f"waited for version {expected} of this product, but the read model has {seen}; "
             "the projector is behind, retry later",
             expectedVersion=expected,
             currentVersion=current,

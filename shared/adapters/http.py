@@ -26,9 +26,7 @@ def service_app(
     `ready` names each dependency with whether it is usable; /ready is 200 only if all are.
     """
     app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(
-        CorrelationIdMiddleware, header_name=CORRELATION_HEADER, validator=None
-    )
+    app.add_middleware(CorrelationIdMiddleware, header_name=CORRELATION_HEADER, validator=None)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -50,8 +48,14 @@ def service_app(
 def serve(app: Any, host: str, port: int) -> None:
     """Run under uvicorn with uvloop and httptools, logging through our JSON handler."""
     uvicorn.run(
-        app, host=host, port=port, loop="uvloop", http="httptools", log_config=None,
-        ws="websockets-sansio", timeout_graceful_shutdown=5,
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=5,
     )
 
 

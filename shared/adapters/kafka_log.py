@@ -9,6 +9,7 @@ it learns of a rival by being refused rather than by corrupting the log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -67,13 +68,15 @@ class EventAppender:
             for envelope in envelopes:
                 key, value, headers = to_record(envelope)
                 futures.append(
-                    await producer.send(self._settings.events_topic, value, key=key, headers=headers)
+                    await producer.send(
+                        self._settings.events_topic, value, key=key, headers=headers
+                    )
                 )
             metadata = await asyncio.gather(*futures)
             await producer.commit_transaction()
         except ProducerFenced as exc:
             raise Fenced("another command-service instance took over the event log") from exc
-        except (KafkaError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError) as exc:
             await self._abort_quietly()
             raise LogUnavailable(f"Kafka refused the append: {exc}") from exc
         return [Position(m.partition, m.offset) for m in metadata]
@@ -163,10 +166,8 @@ async def ensure_topics(settings: InfraSettings) -> None:
         ]
         missing = [topic for topic in wanted if topic.name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process was faster
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created it meanwhile
     finally:
         await admin.close()
 

@@ -26,7 +26,14 @@ _PRODUCT_INDEXES = [
     IndexModel([("deleted", ASCENDING), ("price.amount", ASCENDING), ("_id", ASCENDING)]),
     IndexModel([("deleted", ASCENDING), ("createdAt", ASCENDING), ("_id", ASCENDING)]),
     IndexModel([("deleted", ASCENDING), ("updatedAt", DESCENDING), ("_id", DESCENDING)]),
-    IndexModel([("deleted", ASCENDING), ("category", ASCENDING), ("price.currency", ASCENDING), ("price.amount", ASCENDING)]),
+    IndexModel(
+        [
+            ("deleted", ASCENDING),
+            ("category", ASCENDING),
+            ("price.currency", ASCENDING),
+            ("price.amount", ASCENDING),
+        ]
+    ),
     IndexModel([("deleted", ASCENDING), ("tags", ASCENDING), ("_id", ASCENDING)]),
 ]
 _HISTORY_INDEXES = [IndexModel([("productId", ASCENDING), ("version", ASCENDING)], unique=True)]
@@ -36,7 +43,9 @@ def connect(settings: InfraSettings) -> AsyncMongoClient[Document]:
     return AsyncMongoClient(settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000)
 
 
-def database(client: AsyncMongoClient[Document], settings: InfraSettings) -> AsyncDatabase[Document]:
+def database(
+    client: AsyncMongoClient[Document], settings: InfraSettings
+) -> AsyncDatabase[Document]:
     return client[settings.mongodb_database]
 
 

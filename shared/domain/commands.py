@@ -44,7 +44,9 @@ CommandId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_not_blank)]
 Description = Annotated[str, StringConstraints(max_length=5000)]
-Category = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)]
+Category = Annotated[
+    str, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)
+]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=50), AfterValidator(_not_blank)]
 Tags = Annotated[tuple[Tag, ...], Field(max_length=MAX_TAGS)]
 Version = Annotated[int, Field(ge=0)]
@@ -114,7 +116,7 @@ def parse(model: type[C], data: dict[str, Any]) -> C:
 
 def parse_update(data: dict[str, Any]) -> UpdateProduct:
     """An update's changes sit beside its id in the GraphQL input; split them out."""
-    meta = {k: data[k] for k in ("id", "expectedVersion", "commandId") if k in data}
+    meta: dict[str, Any] = {k: data[k] for k in ("id", "expectedVersion", "commandId") if k in data}
     changes = {k: v for k, v in data.items() if k not in meta}
     for field in _REQUIRED_ON_UPDATE:
         if field in changes and changes[field] is None:

@@ -42,7 +42,9 @@ async def http() -> Any:
         yield client
 
 
-async def mutate(http: httpx.AsyncClient, service: Service, query: str, input: dict[str, Any]) -> dict[str, Any]:
+async def mutate(
+    http: httpx.AsyncClient, service: Service, query: str, input: dict[str, Any]
+) -> dict[str, Any]:
     return await graphql(http, service.graphql_url, query, {"input": input})
 
 
@@ -68,26 +70,43 @@ async def test_create_appends_one_cloudevent_and_answers_its_position(
     records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
     assert len(records) == 1
     record = records[0]
-    assert (record.partition, str(record.offset)) == (answer["position"]["partition"], answer["position"]["offset"])
+    assert (record.partition, str(record.offset)) == (
+        answer["position"]["partition"],
+        answer["position"]["offset"],
+    )
     assert record.key == answer["id"]
     assert record.headers | {"ce_time": "", "ce_correlationid": ""} == {
-        "ce_specversion": "1.0", "ce_id": answer["eventId"], "ce_source": "/catalog/command-service",
-        "ce_type": "catalog.ProductCreated.v1", "ce_time": "", "ce_subject": answer["id"],
-        "content-type": "application/json", "ce_sequence": "1", "ce_correlationid": "",
+        "ce_specversion": "1.0",
+        "ce_id": answer["eventId"],
+        "ce_source": "/catalog/command-service",
+        "ce_type": "catalog.ProductCreated.v1",
+        "ce_time": "",
+        "ce_subject": answer["id"],
+        "content-type": "application/json",
+        "ce_sequence": "1",
+        "ce_correlationid": "",
         "ce_causationid": "cmd-1",
     }
     assert record.headers["ce_correlationid"]
     assert orjson.loads(record.value) == {
-        "id": answer["id"], "sku": "MUG-1", "name": "Mug", "description": None,
-        "price": {"currency": "EUR", "amount": "9.99"}, "category": None, "tags": ["kitchen"],
+        "id": answer["id"],
+        "sku": "MUG-1",
+        "name": "Mug",
+        "description": None,
+        "price": {"currency": "EUR", "amount": "9.99"},
+        "category": None,
+        "tags": ["kitchen"],
     }
 
 
 async def test_correlation_id_of_the_request_travels_with_the_event(
     command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
-    response = await http.post(command.graphql_url, json={"query": CREATE, "variables": {"input": product_input()}},
-                               headers={"X-Correlation-ID": "trace-42"})
+    response = await http.post(
+        command.graphql_url,
+        json={"query": CREATE, "variables": {"input": product_input()}},
+        headers={"X-Correlation-ID": "trace-42"},
+    )
     assert response.headers["X-Correlation-ID"] == "trace-42"
     records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
     assert [r.headers["ce_correlationid"] for r in records] == ["trace-42"]
@@ -114,23 +133,47 @@ async def test_errors_have_codes_and_write_nothing(
         assert code(body) == expected, body
         assert "stacktrace" not in orjson.dumps(body).decode()
     conflict = await mutate(http, command, UPDATE, {"id": pid, "name": "x", "expectedVersion": 7})
-    assert conflict["errors"][0]["extensions"] == {"code": "CONCURRENCY_CONFLICT", "expectedVersion": 7, "actualVersion": 1}
+    assert conflict["errors"][0]["extensions"] == {
+        "code": "CONCURRENCY_CONFLICT",
+        "expectedVersion": 7,
+        "actualVersion": 1,
+    }
     bad = await mutate(http, command, CREATE, product_input(sku="bad sku"))
     assert bad["errors"][0]["extensions"]["field"] == "sku"
-    assert (await mutate(http, command, DELETE, {"id": pid}))["data"]["deleteProduct"]["version"] == 2
+    assert (await mutate(http, command, DELETE, {"id": pid}))["data"]["deleteProduct"][
+        "version"
+    ] == 2
     assert code(await mutate(http, command, UPDATE, {"id": pid, "name": "x"})) == "PRODUCT_DELETED"
     records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
-    assert [r.headers["ce_type"] for r in records] == ["catalog.ProductCreated.v1", "catalog.ProductDeleted.v1"]
+    assert [r.headers["ce_type"] for r in records] == [
+        "catalog.ProductCreated.v1",
+        "catalog.ProductDeleted.v1",
+    ]
 
 
 async def test_an_update_that_changes_nothing_appends_nothing(
     command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
     pid = (await mutate(http, command, CREATE, product_input()))["data"]["createProduct"]["id"]
-    same = await mutate(http, command, UPDATE, {"id": pid, "name": "Mug", "price": {"amount": "9.990", "currency": "EUR"}})
+    same = await mutate(
+        http,
+        command,
+        UPDATE,
+        {"id": pid, "name": "Mug", "price": {"amount": "9.990", "currency": "EUR"}},
+    )
     assert code(same) == "BAD_USER_INPUT"  # three decimals for EUR is refused, not rounded
-    same = await mutate(http, command, UPDATE, {"id": pid, "name": "Mug", "price": {"amount": "9.99", "currency": "eur"}})
-    assert same["data"]["updateProduct"] == {"id": pid, "version": 1, "eventId": None, "position": None}
+    same = await mutate(
+        http,
+        command,
+        UPDATE,
+        {"id": pid, "name": "Mug", "price": {"amount": "9.99", "currency": "eur"}},
+    )
+    assert same["data"]["updateProduct"] == {
+        "id": pid,
+        "version": 1,
+        "eventId": None,
+        "position": None,
+    }
     changed = await mutate(http, command, UPDATE, {"id": pid, "name": "Cup", "expectedVersion": 1})
     assert changed["data"]["updateProduct"]["version"] == 2
     records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
@@ -141,9 +184,12 @@ async def test_concurrent_updates_with_one_expected_version_one_wins(
     command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
     pid = (await mutate(http, command, CREATE, product_input()))["data"]["createProduct"]["id"]
-    bodies = await asyncio.gather(*(
-        mutate(http, command, UPDATE, {"id": pid, "name": f"Name {i}", "expectedVersion": 1}) for i in range(50)
-    ))
+    bodies = await asyncio.gather(
+        *(
+            mutate(http, command, UPDATE, {"id": pid, "name": f"Name {i}", "expectedVersion": 1})
+            for i in range(50)
+        )
+    )
     outcomes = Counter(code(b) or "OK" for b in bodies)
     assert outcomes == {"OK": 1, "CONCURRENCY_CONFLICT": 49}
     records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
@@ -154,7 +200,9 @@ async def test_a_thousand_concurrent_mutations_keep_every_product_gapless(
     command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
     ids = [str(uuid.uuid4()) for _ in range(100)]
-    created = await asyncio.gather(*(mutate(http, command, CREATE, product_input(id=pid)) for pid in ids))
+    created = await asyncio.gather(
+        *(mutate(http, command, CREATE, product_input(id=pid)) for pid in ids)
+    )
     assert all(code(b) is None for b in created)
     rng = random.Random(7)
     semaphore = asyncio.Semaphore(64)
@@ -162,7 +210,9 @@ async def test_a_thousand_concurrent_mutations_keep_every_product_gapless(
     async def one(i: int) -> dict[str, Any]:
         pid = rng.choice(ids)
         async with semaphore:
-            return await mutate(http, command, UPDATE, {"id": pid, "name": f"n{i}", "tags": [f"t{i % 7}"]})
+            return await mutate(
+                http, command, UPDATE, {"id": pid, "name": f"n{i}", "tags": [f"t{i % 7}"]}
+            )
 
     bodies = await asyncio.gather(*(one(i) for i in range(900)))
     assert all(code(b) is None for b in bodies), [b for b in bodies if code(b)][:3]
@@ -179,9 +229,9 @@ async def test_a_retried_command_id_returns_the_first_answer_even_after_a_restar
     command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
     first = await mutate(http, command, CREATE, product_input(commandId="retry-me"))
-    concurrent = await asyncio.gather(*(
-        mutate(http, command, CREATE, product_input(commandId="retry-me")) for _ in range(10)
-    ))
+    concurrent = await asyncio.gather(
+        *(mutate(http, command, CREATE, product_input(commandId="retry-me")) for _ in range(10))
+    )
     assert all(b == first for b in concurrent)
     pid = first["data"]["createProduct"]["id"]
     update = {"id": pid, "name": "Cup", "commandId": "retry-update"}
@@ -207,7 +257,9 @@ async def test_sigkill_under_load_loses_no_acknowledged_write_and_restart_contin
         nonlocal refused
         for i in range(1000):
             try:
-                body = await mutate(http, command, UPDATE, {"id": ids[(worker + i) % 20], "name": f"w{worker}-{i}"})
+                body = await mutate(
+                    http, command, UPDATE, {"id": ids[(worker + i) % 20], "name": f"w{worker}-{i}"}
+                )
             except (httpx.HTTPError, AssertionError):
                 return  # the process died under us: no answer, no claim either way
             if code(body) is None:
@@ -226,7 +278,12 @@ async def test_sigkill_under_load_loses_no_acknowledged_write_and_restart_contin
 
     command.start()
     for pid in ids:
-        body = await mutate(http, command, UPDATE, {"id": pid, "name": "after restart", "expectedVersion": len(products[pid])})
+        body = await mutate(
+            http,
+            command,
+            UPDATE,
+            {"id": pid, "name": "after restart", "expectedVersion": len(products[pid])},
+        )
         assert body["data"]["updateProduct"]["version"] == len(products[pid]) + 1, body
     assert_gapless(await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"]))
 
@@ -235,15 +292,22 @@ async def test_a_second_instance_fences_the_first_and_the_log_stays_gapless(
     command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
     pid = (await mutate(http, command, CREATE, product_input()))["data"]["createProduct"]["id"]
-    assert (await mutate(http, command, UPDATE, {"id": pid, "name": "one"}))["data"]["updateProduct"]["version"] == 2
-    second = Service("command", {k: v for k, v in command.env.items() if k != "COMMAND_PORT"}).start()
+    assert (await mutate(http, command, UPDATE, {"id": pid, "name": "one"}))["data"][
+        "updateProduct"
+    ]["version"] == 2
+    second = Service(
+        "command", {k: v for k, v in command.env.items() if k != "COMMAND_PORT"}
+    ).start()
     try:
         # The first instance has not heard yet; its next write must be refused, not appended.
         stale = await mutate(http, command, UPDATE, {"id": pid, "name": "from the old one"})
         assert code(stale) == "SERVICE_UNAVAILABLE", stale
         status, body = command.ready()
         assert status == 503 and body["checks"]["writer"] is False
-        assert code(await mutate(http, command, UPDATE, {"id": pid, "name": "again"})) == "SERVICE_UNAVAILABLE"
+        assert (
+            code(await mutate(http, command, UPDATE, {"id": pid, "name": "again"}))
+            == "SERVICE_UNAVAILABLE"
+        )
         fresh = await mutate(http, second, UPDATE, {"id": pid, "name": "from the new one"})
         assert fresh["data"]["updateProduct"]["version"] == 3
     finally:

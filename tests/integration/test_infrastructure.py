@@ -27,14 +27,18 @@ async def test_kafka_is_apache_kafka_and_the_event_topic_is_kept_forever(
     infra: Infra, isolated_env: dict[str, str]
 ) -> None:
     assert infra.kafka_version.startswith("Apache Kafka 3.9")
-    settings = InfraSettings(**{k.lower(): v for k, v in isolated_env.items() if k.lower() in InfraSettings.model_fields})
+    settings = InfraSettings(
+        **{k.lower(): v for k, v in isolated_env.items() if k.lower() in InfraSettings.model_fields}
+    )
     await ensure_topics(settings)
     await ensure_topics(settings)  # a second call finds them and changes nothing
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
     await admin.start()
     try:
         described = await admin.describe_topics([settings.events_topic, settings.dlq_topic])
-        configs = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, settings.events_topic)])
+        configs = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, settings.events_topic)]
+        )
     finally:
         await admin.close()
     partitions = {t["topic"]: len(t["partitions"]) for t in described}

@@ -58,11 +58,18 @@ def _native() -> Infra:
     env = {**os.environ, **TEST_ENV}
     cleanups = []
     for script in ("kafka.sh", "mongo.sh"):
-        was_running = subprocess.run([NATIVE / script, "status"], env=env, capture_output=True).returncode == 0
+        was_running = (
+            subprocess.run([NATIVE / script, "status"], env=env, capture_output=True).returncode
+            == 0
+        )
         subprocess.run([NATIVE / script, "start"], env=env, check=True)
         if not was_running and not os.environ.get("KEEP_TEST_INFRA"):
-            cleanups.append(lambda s=script: subprocess.run([NATIVE / s, "stop"], env=env, check=False))
-    version = subprocess.run([NATIVE / "kafka.sh", "version"], env=env, capture_output=True, text=True).stdout.strip()
+            cleanups.append(
+                lambda s=script: subprocess.run([NATIVE / s, "stop"], env=env, check=False)
+            )
+    version = subprocess.run(
+        [NATIVE / "kafka.sh", "version"], env=env, capture_output=True, text=True
+    ).stdout.strip()
     return Infra(
         f"127.0.0.1:{TEST_ENV['KAFKA_PORT']}",
         f"mongodb://127.0.0.1:{TEST_ENV['MONGO_PORT']}/?replicaSet=rs0",
@@ -79,7 +86,11 @@ def _testcontainers() -> Infra:  # pragma: no cover - needs a Docker engine, abs
 
     kafka = KafkaContainer("apache/kafka:3.9.1").with_kraft()
     kafka.start()
-    mongo = DockerContainer("mongo:6.0").with_command("--replSet rs0 --bind_ip_all").with_exposed_ports(27017)
+    mongo = (
+        DockerContainer("mongo:6.0")
+        .with_command("--replSet rs0 --bind_ip_all")
+        .with_exposed_ports(27017)
+    )
     mongo.start()
     wait_for_logs(mongo, "Waiting for connections")
     port = mongo.get_exposed_port(27017)

@@ -23,15 +23,20 @@ class Record:
 
 async def read_all(bootstrap: str, topic: str) -> list[Record]:
     """Every committed record of the topic, from offset 0 to the current end."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False
+    )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        partitions = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
+        ]
         if not partitions:
             await consumer.topics()
             cluster = await consumer._client.fetch_all_metadata()
-            partitions = [TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or [])]
+            partitions = [
+                TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or [])
+            ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
@@ -41,8 +46,13 @@ async def read_all(bootstrap: str, topic: str) -> list[Record]:
             batch = await asyncio.wait_for(consumer.getmany(*pending, timeout_ms=500), 30)
             for tp, items in batch.items():
                 records.extend(
-                    Record(tp.partition, r.offset, r.key.decode(), r.value,
-                           {k: v.decode() for k, v in r.headers})
+                    Record(
+                        tp.partition,
+                        r.offset,
+                        r.key.decode(),
+                        r.value,
+                        {k: v.decode() for k, v in r.headers},
+                    )
                     for r in items
                 )
             pending = {tp for tp in pending if await consumer.position(tp) < end[tp]}

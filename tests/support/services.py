@@ -44,8 +44,11 @@ class Service:
     def start(self, wait_ready: bool = True, timeout: float = 60) -> Service:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.name}"], cwd=ROOT, env=self.env,
-                stdout=out, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", f"services.{self.name}"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         if wait_ready:
             self.wait_ready(timeout)
@@ -62,7 +65,9 @@ class Service:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.tail()}")
+                raise RuntimeError(
+                    f"{self.name} exited with {self.process.returncode}:\n{self.tail()}"
+                )
             if self.ready()[0] == 200:
                 return
             time.sleep(0.2)

@@ -17,7 +17,14 @@ from shared.domain.errors import (
     NotFound,
     ProductDeleted,
 )
-from shared.domain.events import ProductCreated, ProductDeleted as Deleted, ProductEvent, ProductUpdated
+from shared.domain.events import (
+    ProductCreated,
+    ProductEvent,
+    ProductUpdated,
+)
+from shared.domain.events import (
+    ProductDeleted as Deleted,
+)
 from shared.domain.money import Money
 
 ID = "6f1c2c6b-8d11-4a59-9a1f-3f7c2a5e8f0e"
@@ -52,13 +59,20 @@ def test_create_on_nothing_emits_created_with_every_field() -> None:
     events = decide(create(tags=["kitchen"]), given())
     assert events == [CREATED]
     assert events[0].data() == {
-        "id": ID, "sku": "MUG-1", "name": "Mug", "description": None,
-        "price": {"currency": "EUR", "amount": "10.00"}, "category": None, "tags": ["kitchen"],
+        "id": ID,
+        "sku": "MUG-1",
+        "name": "Mug",
+        "description": None,
+        "price": {"currency": "EUR", "amount": "10.00"},
+        "category": None,
+        "tags": ["kitchen"],
     }
 
 
 def test_create_generates_a_uuid_when_no_id_is_given() -> None:
-    command = parse(CreateProduct, {"sku": "A", "name": "A", "price": {"amount": "1", "currency": "EUR"}})
+    command = parse(
+        CreateProduct, {"sku": "A", "name": "A", "price": {"amount": "1", "currency": "EUR"}}
+    )
     assert len(command.id) == 36 and decide(command, None)[0].id == command.id
 
 
@@ -80,30 +94,44 @@ def test_update_or_delete_deleted_is_product_deleted(command: Any) -> None:
     then_error(ProductDeleted, command, CREATED, Deleted(id=ID))
 
 
-@pytest.mark.parametrize("command", [update(name="x", expectedVersion=1), delete(expectedVersion=3)])
+@pytest.mark.parametrize(
+    "command", [update(name="x", expectedVersion=1), delete(expectedVersion=3)]
+)
 def test_wrong_expected_version_is_a_conflict_with_both_versions(command: Any) -> None:
     error = then_error(ConcurrencyConflict, command, CREATED, ProductUpdated(id=ID, name="Cup"))
     assert error.extensions == {"expectedVersion": command.expected_version, "actualVersion": 2}
 
 
 def test_matching_expected_version_passes() -> None:
-    assert decide(update(name="Cup", expectedVersion=1), given(CREATED)) == [ProductUpdated(id=ID, name="Cup")]
+    assert decide(update(name="Cup", expectedVersion=1), given(CREATED)) == [
+        ProductUpdated(id=ID, name="Cup")
+    ]
 
 
 def test_update_carries_only_the_fields_that_changed() -> None:
-    events = decide(update(name="Mug", price={"amount": "12.5", "currency": "EUR"}, tags=["kitchen"]), given(CREATED))
-    assert [e.data() for e in events] == [{"id": ID, "price": {"currency": "EUR", "amount": "12.50"}}]
+    events = decide(
+        update(name="Mug", price={"amount": "12.5", "currency": "EUR"}, tags=["kitchen"]),
+        given(CREATED),
+    )
+    assert [e.data() for e in events] == [
+        {"id": ID, "price": {"currency": "EUR", "amount": "12.50"}}
+    ]
 
 
 def test_update_that_changes_nothing_emits_nothing() -> None:
-    assert decide(update(name="Mug", price={"amount": "10.00", "currency": "EUR"}), given(CREATED)) == []
+    assert (
+        decide(update(name="Mug", price={"amount": "10.00", "currency": "EUR"}), given(CREATED))
+        == []
+    )
     assert decide(update(), given(CREATED)) == []
 
 
 def test_update_can_clear_optional_fields() -> None:
     state = given(CREATED, ProductUpdated(id=ID, description="Big", category="Cups"))
     events = decide(update(description=None, category=None, tags=None), state)
-    assert [e.data() for e in events] == [{"id": ID, "description": None, "category": None, "tags": []}]
+    assert [e.data() for e in events] == [
+        {"id": ID, "description": None, "category": None, "tags": []}
+    ]
     after = fold(events, state)
     assert after is not None and (after.description, after.category, after.tags) == (None, None, ())
 
@@ -147,8 +175,12 @@ def test_invalid_create_input_names_the_field(fields: dict[str, Any], field: str
 
 @pytest.mark.parametrize(
     ("fields", "field"),
-    [({"name": None}, "name"), ({"price": None}, "price"), ({"expectedVersion": -1}, "expectedVersion"),
-     ({"tags": ["x"] * 21}, "tags")],
+    [
+        ({"name": None}, "name"),
+        ({"price": None}, "price"),
+        ({"expectedVersion": -1}, "expectedVersion"),
+        ({"tags": ["x"] * 21}, "tags"),
+    ],
 )
 def test_invalid_update_input_names_the_field(fields: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidInput) as raised:
@@ -157,7 +189,12 @@ def test_invalid_update_input_names_the_field(fields: dict[str, Any], field: str
 
 
 def test_boundaries_are_accepted() -> None:
-    command = create(name="x" * 200, sku="A_b-9" + "x" * 59, description="d" * 5000,
-                     tags=["t" * 50] * 20, price={"amount": "0", "currency": "bhd"})
+    command = create(
+        name="x" * 200,
+        sku="A_b-9" + "x" * 59,
+        description="d" * 5000,
+        tags=["t" * 50] * 20,
+        price={"amount": "0", "currency": "bhd"},
+    )
     assert command.price == Money(amount=Decimal("0.000"), currency="BHD")
     assert str(command.price.amount) == "0.000"

@@ -12,7 +12,9 @@ from shared.domain.money import Money
 from shared.envelope import BadRecord, from_record, new_envelope, to_record
 
 ID = "6f1c2c6b-8d11-4a59-9a1f-3f7c2a5e8f0e"
-CREATED = ProductCreated(id=ID, sku="MUG-1", name="Mug", price=Money(amount=Decimal("10"), currency="EUR"))
+CREATED = ProductCreated(
+    id=ID, sku="MUG-1", name="Mug", price=Money(amount=Decimal("10"), currency="EUR")
+)
 
 
 def test_record_is_cloudevents_binary_mode() -> None:
@@ -38,11 +40,31 @@ def _record() -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
         (lambda k, v, h: (k, b"{not json", h), "not JSON"),
         (lambda k, v, h: (k, b"[1]", h), "not a JSON object"),
         (lambda k, v, h: (k, v, []), "missing headers"),
-        (lambda k, v, h: (k, v, [(n, b"catalog.Nope.v1" if n == "ce_type" else r) for n, r in h]), "unknown ce_type"),
-        (lambda k, v, h: (k, v, [(n, b"catalog.ProductUpdated.v9" if n == "ce_type" else r) for n, r in h]), "unsupported version"),
-        (lambda k, v, h: (k, v, [(n, b"zero" if n == "ce_sequence" else r) for n, r in h]), "bad ce_sequence"),
+        (
+            lambda k, v, h: (
+                k,
+                v,
+                [(n, b"catalog.Nope.v1" if n == "ce_type" else r) for n, r in h],
+            ),
+            "unknown ce_type",
+        ),
+        (
+            lambda k, v, h: (
+                k,
+                v,
+                [(n, b"catalog.ProductUpdated.v9" if n == "ce_type" else r) for n, r in h],
+            ),
+            "unsupported version",
+        ),
+        (
+            lambda k, v, h: (k, v, [(n, b"zero" if n == "ce_sequence" else r) for n, r in h]),
+            "bad ce_sequence",
+        ),
         (lambda k, v, h: (b"other", v, h), "disagree"),
-        (lambda k, v, h: (k, b'{"id": "%s", "price": 5}' % ID.encode(), h), "invalid ProductUpdated"),
+        (
+            lambda k, v, h: (k, b'{"id": "%s", "price": 5}' % ID.encode(), h),
+            "invalid ProductUpdated",
+        ),
     ],
 )
 def test_bad_records_are_refused_with_a_reason(mangle: object, reason: str) -> None:

@@ -1,0 +1,78 @@
+"""Wiring of the query service: settings → MongoDB → read models + change feed → GraphQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from ariadne.asgi import GraphQL
+from ariadne.asgi.handlers import GraphQLTransportWSHandler
+from ariadne.explorer import ExplorerGraphiQL
+from fastapi import FastAPI
+from pymongo.errors import PyMongoError
+
+from services.query import limits
+from services.query.change_feed import ChangeFeed
+from services.query.graphql import build_schema
+from services.query.read_models import ReadModels
+from shared.adapters import mongo
+from shared.adapters.graphql_http import context, format_error, mount_graphql
+from shared.adapters.http import service_app
+from shared.settings import QuerySettings
+
+log = logging.getLogger(__name__)
+
+EXAMPLE = """# The product catalog's read side. Subscriptions (productChanged) work here too.
+{
+  products(first: 5, sort: UPDATED_AT_DESC) {
+    edges { node { id name price { amount currency } version updatedAt } }
+    pageInfo { hasNextPage endCursor }
+    totalCount
+  }
+  projectionStatus { lastEventTime partitions { partition lag } }
+}
+"""
+
+
+def create_app(settings: QuerySettings | None = None) -> FastAPI:
+    settings = settings or QuerySettings()
+    # pymongo's async client connects lazily, on the loop of its first operation, so creating it
+    # here (before uvicorn's loop exists) is fine; the lifespan closes it on that same loop.
+    client = mongo.connect(settings)
+    db = mongo.database(client, settings)
+    feed = ChangeFeed(db)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            # The projector creates them too; doing it here keeps a fresh deployment's first
+            # queries off collection scans whichever service starts first.
+            await mongo.ensure_indexes(db)
+        except PyMongoError:
+            log.warning("could not ensure read-model indexes; serving anyway", exc_info=True)
+        feed_task = asyncio.create_task(feed.run(), name="query-change-feed")
+        try:
+            yield
+        finally:
+            feed_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feed_task
+            await client.close()
+
+    async def ready() -> dict[str, bool]:
+        return {"mongodb": await mongo.reachable(client), "change_feed": feed.opened.is_set()}
+
+    app = service_app("catalog query service", ready, lifespan)
+    app.state.change_feed = feed  # for operators' debugging and the tests
+    graphql = GraphQL(
+        build_schema(ReadModels(db), feed, settings.min_version_timeout_s),
+        context_value=context,
+        error_formatter=format_error,
+        validation_rules=limits.validation_rules,
+        websocket_handler=GraphQLTransportWSHandler(),
+        explorer=ExplorerGraphiQL(title="Catalog query service", default_query=EXAMPLE),
+    )
+    mount_graphql(app, graphql)
+    return app

@@ -1,0 +1,62 @@
+"""Opaque pagination cursors: the sort they belong to, the last row's sort key and its id.
+
+A cursor is base64url of a small JSON array. Clients must treat it as opaque; it is not signed
+because it grants nothing: a forged cursor only moves where a page starts. It names its sort so
+that a cursor from one order is refused in another instead of silently skipping rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson.decimal128 import Decimal128
+
+from shared.domain.errors import InvalidInput
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    sort: str
+    key: Any  # the sort field's value in MongoDB's type: str, Decimal128 or datetime
+    id: str
+
+
+def encode(cursor: Cursor) -> str:
+    raw = json.dumps([cursor.sort, _to_json(cursor.key), cursor.id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode(text: str, field: str = "after") -> Cursor:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        sort, key, product_id = json.loads(raw)
+        if not isinstance(sort, str) or not isinstance(product_id, str):
+            raise ValueError("malformed")
+        return Cursor(sort, _from_json(key), product_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, KeyError):
+        raise InvalidInput(field, "not a cursor this service gave out") from None
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Decimal128):
+        return {"d": str(value)}
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"cannot put a {type(value).__name__} in a cursor")
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"d"}:
+        return Decimal128(str(value["d"]))
+    if isinstance(value, dict) and set(value) == {"t"}:
+        return datetime.fromisoformat(str(value["t"]))
+    raise ValueError("malformed")

@@ -1,0 +1,101 @@
+"""Read-model documents → the shapes of query.graphql.
+
+The read models keep money as Decimal128 so MongoDB filters and sorts on it exactly; clients get
+decimal strings (DESIGN.md §2: never a float). Everything here is pure.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Any
+
+from bson.decimal128 import Decimal128
+
+from shared.domain.money import minor_unit
+
+Document = dict[str, Any]
+
+
+def decimal(value: Decimal128 | Decimal | str | int) -> Decimal:
+    if isinstance(value, Decimal128):
+        return value.to_decimal()
+    return Decimal(str(value))
+
+
+def amount(value: Decimal128 | Decimal | str | int, currency: str) -> str:
+    """The amount with exactly the currency's minor unit of decimals, rounded half-up.
+
+    Stored prices are already quantized by the projector, so for them this changes nothing; an
+    average gets rounded the way a shop would print it.
+    """
+    number = decimal(value)
+    try:
+        places = minor_unit(currency)
+    except ValueError:  # not a currency we can price in: show the stored value unchanged
+        return format(number, "f")
+    with localcontext() as ctx:
+        ctx.prec = 40  # Decimal128 holds 34 digits; never lose any while rounding
+        return format(number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), "f")
+
+
+def money(price: Document) -> Document:
+    return {"amount": amount(price["amount"], price["currency"]), "currency": price["currency"]}
+
+
+def product(doc: Document) -> Document:
+    """A Product of the schema from a `products` document (the caller has dropped tombstones)."""
+    return {
+        "id": doc["_id"],
+        "sku": doc["sku"],
+        "name": doc["name"],
+        "description": doc.get("description"),
+        "price": money(doc["price"]),
+        "category": doc.get("category"),
+        "tags": list(doc.get("tags") or ()),
+        "version": doc["version"],
+        "createdAt": doc["createdAt"],
+        "updatedAt": doc["updatedAt"],
+    }
+
+
+def live(doc: Document | None) -> Document | None:
+    """The Product for a document, or None for no document or a tombstone."""
+    if doc is None or doc.get("deleted"):
+        return None
+    return product(doc)
+
+
+def event(doc: Document) -> Document:
+    """A ProductEvent from a `product_history` document."""
+    return {
+        "eventId": doc["_id"],
+        "type": doc["type"],
+        "version": doc["version"],
+        "occurredAt": doc["occurredAt"],
+        "data": doc["data"],
+    }
+
+
+def category_stats(doc: Document) -> Document:
+    currency = doc["currency"]
+    return {
+        "category": doc["category"],
+        "currency": currency,
+        "productCount": doc["productCount"],
+        "minPrice": amount(doc["minPrice"], currency),
+        "maxPrice": amount(doc["maxPrice"], currency),
+        "averagePrice": amount(doc["averagePrice"], currency),
+    }
+
+
+def projection_status(doc: Document | None) -> Document:
+    """The projector's status; an empty one before the projector wrote its first batch."""
+    if doc is None:
+        return {"partitions": [], "lastEventTime": None, "updatedAt": None}
+    return {
+        "partitions": [
+            {"partition": p["partition"], "lag": p["lag"]} for p in doc.get("partitions", ())
+        ],
+        "lastEventTime": doc.get("lastEventTime"),
+        "updatedAt": doc.get("updatedAt"),
+    }

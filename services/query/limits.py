@@ -1,0 +1,147 @@
+"""Limits that reject abusive queries before they run: nesting depth and estimated cost.
+
+Cost is ariadne's cost validator with a cost map: every root field costs something, `products`
+costs as many units as rows it may return, and `totalCount` (a count over the whole filtered
+set) a fixed extra. Nested fields cost nothing more, since they read no further documents.
+That bounds how much MongoDB work one request can ask for, aliases included.
+
+Depth is a small rule written here because neither graphql-core nor ariadne ships one.
+The current schema has no cycles, so legitimate queries nest at most five levels; the limit
+guards the schema as it grows. Introspection fields are left to graphql-core's own
+MaxIntrospectionDepthRule, so GraphiQL's deep introspection query still works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, cast
+
+from ariadne.validation.query_cost import CostValidator
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+)
+from graphql.language import SKIP, VisitorAction
+from graphql.validation import ASTValidationRule, ValidationRule
+
+MAX_DEPTH = 10
+MAX_COST = 500
+
+COST_MAP: dict[str, dict[str, Any]] = {
+    "Query": {
+        "product": {"complexity": 1},
+        "products": {"complexity": 1, "multipliers": ["first"]},
+        "productHistory": {"complexity": 5},
+        "productAt": {"complexity": 5},
+        "categories": {"complexity": 2},
+        "projectionStatus": {"complexity": 1},
+    },
+    "ProductConnection": {"totalCount": {"complexity": 10, "use_multipliers": False}},
+    "Subscription": {"productChanged": {"complexity": 10}},
+}
+
+
+def depth_limit(max_depth: int) -> type[ASTValidationRule]:
+    class DepthLimit(ValidationRule):
+        """Refuses operations whose fields nest deeper than `max_depth`, fragments included."""
+
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self._fragments: dict[str, int] = {}
+
+        def enter_operation_definition(
+            self, node: OperationDefinitionNode, *_: Any
+        ) -> VisitorAction:
+            depth = self._depth(node.selection_set, 0, frozenset())
+            if depth > max_depth:
+                self.report_error(
+                    GraphQLError(
+                        f"the query nests {depth} levels deep; at most {max_depth} are allowed",
+                        node,
+                        extensions={"maxDepth": max_depth},
+                    )
+                )
+            return SKIP
+
+        def _depth(
+            self, selections: SelectionSetNode | None, above: int, spreading: frozenset[str]
+        ) -> int:
+            """Depth below `above`, stopping once past the limit (bounds the recursion too)."""
+            if selections is None or above > max_depth:
+                return above
+            deepest = above
+            for selection in selections.selections:
+                if isinstance(selection, FieldNode):
+                    if selection.name.value.startswith("__"):
+                        continue
+                    depth = self._depth(selection.selection_set, above + 1, spreading)
+                elif isinstance(selection, InlineFragmentNode):
+                    depth = self._depth(selection.selection_set, above, spreading)
+                elif isinstance(selection, FragmentSpreadNode):
+                    depth = above + self._fragment_depth(selection.name.value, spreading)
+                deepest = max(deepest, depth)
+            return deepest
+
+        def _fragment_depth(self, name: str, spreading: frozenset[str]) -> int:
+            """A fragment's own depth, computed once.
+
+            A cycle counts 0 here: graphql-core's NoFragmentCyclesRule reports it.
+            """
+            if name in self._fragments:
+                return self._fragments[name]
+            fragment = self.context.get_fragment(name)
+            if fragment is None or name in spreading:
+                return 0
+            depth = self._depth(fragment.selection_set, 0, spreading | {name})
+            self._fragments[name] = depth
+            return depth
+
+    return DepthLimit
+
+
+class _CoercionErrorsLeftToSpecRules:
+    """A validation context that drops reports of argument values that fail to coerce.
+
+    Ariadne's cost validator coerces every argument to read `first`, and reports each value
+    it cannot coerce (an invalid literal, a missing variable). graphql-core's own rules and
+    variable coercion already report those, precisely; the cost validator's copies would only
+    repeat them, wrapped so that they look like server errors.
+    """
+
+    def __init__(self, context: ValidationContext) -> None:
+        self._context = context
+
+    def report_error(self, error: GraphQLError) -> None:
+        if not isinstance(error.original_error, GraphQLError):
+            self._context.report_error(error)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def cost_limit(maximum: int, variables: dict[str, Any] | None) -> type[ASTValidationRule]:
+    class CostLimit(CostValidator):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context, maximum, cost_map=COST_MAP, variables=variables)
+            self.context = cast(ValidationContext, _CoercionErrorsLeftToSpecRules(context))
+
+    return CostLimit
+
+
+_DEPTH_RULE = depth_limit(MAX_DEPTH)
+
+
+def validation_rules(
+    _context: Any, _document: DocumentNode, data: dict[str, Any]
+) -> Collection[type[ASTValidationRule]]:
+    """Rules for one request; the cost rule needs its variables to know `first`."""
+    variables = data.get("variables")
+    if not isinstance(variables, dict):
+        variables = None
+    return [_DEPTH_RULE, cost_limit(MAX_COST, variables)]

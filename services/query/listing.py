@@ -1,0 +1,138 @@
+"""The `products` list as MongoDB queries: filter, total order and keyset pagination.
+
+Pages continue after the last row's (sort key, _id) instead of skipping N rows, so a page costs
+the same at any depth and rows inserted or removed meanwhile never shift the window (no row is
+returned twice or skipped because of them). Every sort has an index in shared/adapters/mongo.py
+that starts with `deleted` and ends with `_id`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from bson.decimal128 import Decimal128
+from pymongo import ASCENDING, DESCENDING
+
+from services.query.cursors import Cursor, decode, encode
+from shared.domain.errors import InvalidInput
+from shared.domain.money import minor_unit
+
+Document = dict[str, Any]
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+MAX_NAME_FILTER = 200
+_AMOUNT = re.compile(r"^\d{1,18}(?:\.\d{1,18})?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    field: str  # dotted path in the products document
+    direction: int  # pymongo.ASCENDING or DESCENDING; `_id` goes the same way
+
+    def spec(self) -> list[tuple[str, int]]:
+        return [(self.field, self.direction), ("_id", self.direction)]
+
+    def key(self, doc: Document) -> Any:
+        value: Any = doc
+        for part in self.field.split("."):
+            value = value[part]
+        return value
+
+    def after(self, cursor: Cursor) -> Document:
+        """Rows strictly after the cursor's row in this order."""
+        op = "$gt" if self.direction == ASCENDING else "$lt"
+        return {
+            "$or": [
+                {self.field: {op: cursor.key}},
+                {self.field: cursor.key, "_id": {op: cursor.id}},
+            ]
+        }
+
+
+ORDERS: dict[str, Order] = {
+    "NAME_ASC": Order("name", ASCENDING),
+    "NAME_DESC": Order("name", DESCENDING),
+    "PRICE_ASC": Order("price.amount", ASCENDING),
+    "PRICE_DESC": Order("price.amount", DESCENDING),
+    "CREATED_AT_ASC": Order("createdAt", ASCENDING),
+    "CREATED_AT_DESC": Order("createdAt", DESCENDING),
+    "UPDATED_AT_DESC": Order("updatedAt", DESCENDING),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page's query: `query` selects the rows, `count_query` the whole filtered set."""
+
+    sort: str
+    order: Order
+    query: Document
+    count_query: Document
+    limit: int
+    after: Cursor | None
+
+    def cursor(self, row: Document) -> str:
+        """The opaque cursor that continues after `row`."""
+        return encode(Cursor(self.sort, self.order.key(row), row["_id"]))
+
+
+def page(filter: Document | None, sort: str | None, first: int | None, after: str | None) -> Page:
+    """Validate the arguments of `products` and turn them into a Page; InvalidInput if bad."""
+    sort = sort or "NAME_ASC"
+    order = ORDERS[sort]  # the GraphQL enum admits nothing else
+    limit = DEFAULT_PAGE if first is None else first
+    if limit < 0 or limit > MAX_PAGE:
+        raise InvalidInput("first", f"must be between 0 and {MAX_PAGE}")
+    match = conditions(filter or {})
+    cursor = None
+    query = match
+    if after is not None:
+        cursor = decode(after)
+        if cursor.sort != sort:
+            raise InvalidInput("after", f"the cursor belongs to sort {cursor.sort}, not {sort}")
+        query = {"$and": [match, order.after(cursor)]}
+    return Page(sort, order, query, match, limit, cursor)
+
+
+def conditions(filter: Document) -> Document:
+    """The MongoDB filter for a ProductFilter; tombstones are always excluded."""
+    match: Document = {"deleted": False}
+    if filter.get("category") is not None:
+        match["category"] = filter["category"]
+    if filter.get("tag") is not None:
+        match["tags"] = filter["tag"]
+    name = filter.get("nameContains")
+    if name:
+        if len(name) > MAX_NAME_FILTER:
+            raise InvalidInput("filter.nameContains", f"at most {MAX_NAME_FILTER} characters")
+        match["name"] = {"$regex": re.escape(name), "$options": "i"}
+    if filter.get("currency") is not None:
+        match["price.currency"] = _currency(filter["currency"])
+    bounds: Document = {}
+    if filter.get("minPrice") is not None:
+        bounds["$gte"] = _amount("filter.minPrice", filter["minPrice"])
+    if filter.get("maxPrice") is not None:
+        bounds["$lte"] = _amount("filter.maxPrice", filter["maxPrice"])
+    if bounds:
+        match["price.amount"] = bounds
+    return match
+
+
+def _currency(value: str) -> str:
+    code = value.strip().upper()
+    try:
+        minor_unit(code)
+    except ValueError as exc:
+        raise InvalidInput("filter.currency", str(exc)) from None
+    return code
+
+
+def _amount(field: str, value: str) -> Decimal128:
+    """A price bound as Decimal128, which MongoDB compares exactly with the stored prices."""
+    text = value.strip()
+    if not _AMOUNT.match(text):
+        raise InvalidInput(field, "must be a non-negative decimal string such as '12.50'")
+    return Decimal128(Decimal(text))

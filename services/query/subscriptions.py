@@ -1,0 +1,65 @@
+"""`productChanged`: product read-model changes as subscription events.
+
+Fed by the shared change feed, so a subscriber costs a queue, not a MongoDB cursor. The feed sees
+documents, not events: when the projector applied several events of a product in one batch, the
+subscriber sees one change at the last version.
+"""
+
+from __future__ import annotations
+
+from services.query import documents
+from services.query.change_feed import ChangeFeed, ProductChanged, Resync
+from services.query.errors import SubscriberTooSlow
+from shared.adapters.mongo import Document
+
+
+def change(notice: ProductChanged, doc: Document) -> Document:
+    """A ProductChange: DELETED for a tombstone, CREATED for a new document, else UPDATED."""
+    if doc.get("deleted"):
+        kind = "DELETED"
+    elif notice.operation == "insert" or doc["version"] == 1:
+        kind = "CREATED"
+    else:
+        kind = "UPDATED"
+    return {
+        "id": notice.product_id,
+        "type": kind,
+        "version": doc["version"],
+        "product": documents.live(doc),
+    }
+
+
+class ProductChanges:
+    """Changes of one product, or of all with None, until the client unsubscribes.
+
+    An iterator object rather than an async generator, so that the listener joins the feed as
+    soon as the subscription is accepted (not when its first change is awaited: nothing
+    between the two may be lost) and leaves it in `aclose`, which graphql-core calls even when
+    the client unsubscribed before the first change (an unstarted async generator would skip its
+    `finally`, leaking the listener).
+
+    A feed restart or a swapped-in read model does not end the subscription (the documents stay
+    the fold of the same log); falling behind does, with SubscriberTooSlow, so that a client
+    never silently misses a change.
+    """
+
+    def __init__(self, feed: ChangeFeed, product_id: str | None) -> None:
+        self._feed = feed
+        self._listener = feed.add(product_id)
+
+    def __aiter__(self) -> ProductChanges:
+        return self
+
+    async def __anext__(self) -> Document:
+        while True:
+            notice = await self._listener.get()
+            if isinstance(notice, Resync):
+                if notice.reason == "overflow":
+                    await self.aclose()
+                    raise SubscriberTooSlow()
+                continue
+            if notice.document is not None:
+                return change(notice, notice.document)
+
+    async def aclose(self) -> None:
+        self._feed.remove(self._listener)

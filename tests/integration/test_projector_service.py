@@ -1,0 +1,200 @@
+"""The projector as a real process against real Kafka and MongoDB: crashes, poison and redelivery."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
+from shared.envelope import to_record
+from tests.support.kafka import read_all
+from tests.support.producing import produce
+from tests.support.read_models import (
+    actual_product,
+    actual_stats,
+    expected_product,
+    expected_stats,
+    rounded,
+)
+from tests.support.services import Service
+from tests.support.strategies import write_side
+
+
+@pytest.fixture
+async def db(isolated_env: dict[str, str]) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        isolated_env["MONGODB_URL"], tz_aware=True
+    )
+    yield client[isolated_env["MONGODB_DATABASE"]]
+    await client.drop_database(isolated_env["MONGODB_DATABASE"])
+    await client.close()
+
+
+def burst(products: int, events: int, seed: int = 1) -> list[Any]:
+    """Commands whose accepted part makes roughly `events` events over `products` products."""
+    rng = random.Random(seed)
+    ids = [str(uuid.uuid4()) for _ in range(products)]
+    commands: list[Any] = [
+        parse(
+            CreateProduct,
+            {
+                "id": pid,
+                "sku": f"S{i}",
+                "name": f"P{i}",
+                "category": rng.choice(["a", "b", "c"]),
+                "price": {
+                    "amount": f"{rng.randint(1, 999)}.{rng.randint(0, 99):02d}",
+                    "currency": "EUR",
+                },
+            },
+        )
+        for i, pid in enumerate(ids)
+    ]
+    for i in range(events - products):
+        pid = rng.choice(ids)
+        if rng.random() < 0.01:
+            commands.append(parse(DeleteProduct, {"id": pid}))
+        else:
+            commands.append(
+                parse_update(
+                    {
+                        "id": pid,
+                        "name": f"n{i}",
+                        "category": rng.choice(["a", "b", "c", None]),
+                        "price": {"amount": f"{rng.randint(1, 999)}.00", "currency": "EUR"},
+                    }
+                )
+            )
+    return commands
+
+
+async def wait_for_versions(
+    db: AsyncDatabase[dict[str, Any]], expected: dict[str, int], within_s: float = 90
+) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        versions = {d["_id"]: d["version"] async for d in db.products.find({}, {"version": 1})}
+        if versions == expected:
+            return
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"projection did not reach the log's versions in {within_s}s")
+
+
+async def assert_read_models_equal_fold(
+    db: AsyncDatabase[dict[str, Any]], states: dict[str, Any], log: list[Any]
+) -> None:
+    docs = {d["_id"]: actual_product(d) async for d in db.products.find()}
+    assert docs == {pid: expected_product(s) for pid, s in states.items()}
+    assert await db.product_history.count_documents({}) == len(log)
+    stats = [d async for d in db.category_stats.find()]
+    assert actual_stats(stats) == rounded(expected_stats(list(states.values())))
+
+
+async def test_sigkill_during_a_burst_then_restart_gives_the_fold(
+    isolated_env: dict[str, str], db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    log, states = write_side(burst(products=300, events=5000))
+    await produce(isolated_env, log)
+    projector = Service("projector", {**isolated_env, "PROJECTOR_MAX_BATCH": "200"})
+    rng = random.Random(3)
+    try:
+        for _ in range(3):
+            projector.start()
+            await asyncio.sleep(rng.uniform(0.3, 1.5))
+            projector.kill()
+        projector.start()
+        await wait_for_versions(db, {pid: s.version for pid, s in states.items()})
+        await assert_read_models_equal_fold(db, states, log)
+    finally:
+        projector.stop()
+
+
+async def test_poison_records_go_to_the_dead_letter_topic_and_good_ones_still_apply(
+    isolated_env: dict[str, str], db: AsyncDatabase[dict[str, Any]], kafka_bootstrap: str
+) -> None:
+    log, states = write_side(burst(products=2, events=4))
+    key, value, headers = to_record(log[0])
+    unknown = [(n, b"catalog.ProductRenamed.v1" if n == "ce_type" else v) for n, v in headers]
+    poison = [(key, b"{not json", headers), (key, value, unknown), (key, value, [])]
+    await produce(isolated_env, log[:1], raw=poison)
+    await produce(isolated_env, log[1:])
+    projector = Service("projector", isolated_env).start()
+    try:
+        await wait_for_versions(db, {pid: s.version for pid, s in states.items()})
+        await assert_read_models_equal_fold(db, states, log)
+        dead = await read_all(kafka_bootstrap, isolated_env["EVENTS_TOPIC"] + ".dlq")
+        reasons = sorted(r.headers["dlq_reason"].split(":")[0] for r in dead)
+        assert reasons == [
+            "missing headers",
+            "unknown ce_type 'catalog.ProductRenamed.v1'",
+            "value is not JSON",
+        ]
+        originals = await read_all(kafka_bootstrap, isolated_env["EVENTS_TOPIC"])
+        poisoned = {
+            (r.partition, r.offset)
+            for r in originals
+            if r.value == b"{not json"
+            or r.headers.get("ce_type", "").endswith("Renamed.v1")
+            or not r.headers
+        }
+        assert {
+            (int(r.headers["dlq_original_partition"]), int(r.headers["dlq_original_offset"]))
+            for r in dead
+        } == poisoned
+        assert all(r.headers["dlq_original_topic"] == isolated_env["EVENTS_TOPIC"] for r in dead)
+        assert projector.ready()[0] == 200
+    finally:
+        projector.stop()
+
+
+async def test_consuming_the_whole_log_again_changes_nothing(
+    isolated_env: dict[str, str], db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    log, states = write_side(burst(products=50, events=400, seed=5))
+    await produce(isolated_env, log)
+    first = Service("projector", isolated_env).start()
+    try:
+        await wait_for_versions(db, {pid: s.version for pid, s in states.items()})
+    finally:
+        first.stop()
+    before = {
+        name: [d async for d in db[name].find().sort("_id")]
+        for name in ("products", "product_history", "category_stats")
+    }
+    again = Service(
+        "projector",
+        {**isolated_env, "PROJECTOR_GROUP_ID": "another-group", "PROJECTOR_INSTANCE_ID": "another"},
+    ).start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            metrics = await asyncio.to_thread(
+                lambda: __import__("httpx").get(f"{again.url}/metrics").text
+            )
+            skipped = [
+                line
+                for line in metrics.splitlines()
+                if line.startswith("catalog_projector_events_skipped_total")
+            ]
+            if skipped and float(skipped[0].split()[-1]) >= len(log):
+                break
+            await asyncio.sleep(0.3)
+        else:
+            raise AssertionError("the second projector did not re-read the whole log")
+        assert "catalog_projector_events_applied_total 0.0" in metrics
+    finally:
+        again.stop()
+    after = {
+        name: [d async for d in db[name].find().sort("_id")]
+        for name in ("products", "product_history", "category_stats")
+    }
+    assert after == before
+    await assert_read_models_equal_fold(db, states, log)

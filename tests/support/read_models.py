@@ -1,0 +1,69 @@
+"""What the read models must hold, computed from the domain's own fold (not the projector's code)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from shared.domain.decider import Product
+
+
+def expected_product(state: Product) -> dict[str, Any]:
+    return {
+        "_id": state.id,
+        "sku": state.sku,
+        "name": state.name,
+        "description": state.description,
+        "price": {"amount": state.price.amount, "currency": state.price.currency},
+        "category": state.category,
+        "tags": list(state.tags),
+        "version": state.version,
+        "deleted": state.deleted,
+    }
+
+
+def actual_product(doc: dict[str, Any]) -> dict[str, Any]:
+    keys = ("_id", "sku", "name", "description", "category", "tags", "version", "deleted")
+    return {
+        **{k: doc[k] for k in keys},
+        "price": {
+            "amount": doc["price"]["amount"].to_decimal(),
+            "currency": doc["price"]["currency"],
+        },
+    }
+
+
+def expected_stats(states: list[Product]) -> dict[tuple[str, str], dict[str, Any]]:
+    prices: dict[tuple[str, str], list[Decimal]] = defaultdict(list)
+    for state in states:
+        if not state.deleted and state.category is not None:
+            prices[(state.category, state.price.currency)].append(state.price.amount)
+    return {
+        key: {
+            "productCount": len(p),
+            "minPrice": min(p),
+            "maxPrice": max(p),
+            "averagePrice": sum(p) / len(p),
+        }
+        for key, p in prices.items()
+    }
+
+
+def actual_stats(docs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (d["category"], d["currency"]): {
+            "productCount": d["productCount"],
+            "minPrice": d["minPrice"].to_decimal(),
+            "maxPrice": d["maxPrice"].to_decimal(),
+            "averagePrice": d["averagePrice"].to_decimal().quantize(Decimal("0.0001")),
+        }
+        for d in docs
+    }
+
+
+def rounded(stats: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        k: {**v, "averagePrice": Decimal(v["averagePrice"]).quantize(Decimal("0.0001"))}
+        for k, v in stats.items()
+    }
