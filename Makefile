@@ -1,7 +1,7 @@
 # Developer entry points. The stack runs on Docker Compose when a Docker engine is reachable,
 # otherwise natively from infra/native (state in .run/: tools, data, logs, pids).
 .DEFAULT_GOAL := help
-.PHONY: help up down logs clean distclean install test lint
+.PHONY: help up down logs clean distclean install test lint rebuild
 
 UV := infra/native/uv.sh
 RUN_DIR := $(or $(RUN_DIR),.run)
@@ -25,6 +25,9 @@ clean: ## stop, then delete the data and logs (keeps the downloaded Kafka and Mo
 
 distclean: down ## stop, then delete all of .run (downloads included)
 	rm -rf $(RUN_DIR)
+
+rebuild: ## replay the event log into fresh read models and swap them in (the stack keeps serving)
+	$(UV) run --frozen python -m services.projector.rebuild
 
 install: ## create .venv from uv.lock (installs uv 0.13.9 with pip if missing)
 	$(UV) sync --frozen

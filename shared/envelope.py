@@ -3,6 +3,11 @@
 The record key is the product id, so all events of a product share one partition and keep
 their order. Attributes travel as `ce_*` headers and the value is the event's JSON data, so a
 consumer that knows nothing of this code (kcat, a Java service) can still route and read it.
+
+`ce_type` names the event type and its schema version (`catalog.ProductCreated.v2`). Records are
+written in the latest version of their type; reading accepts every version ever written and
+upcasts it (shared/domain/upcasting.py), so the command service's fold and the projector both
+see old records through this one path. Documented for outsiders in schema/asyncapi.yaml.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from shared.domain.events import EVENT_TYPES, ProductEvent
+from shared.domain.events import Event, ProductEvent
+from shared.domain.upcasting import UnknownEventType, UnsupportedVersion, model_for, read_event
 
 SPEC_VERSION = "1.0"
 SOURCE = "/catalog/command-service"
@@ -51,10 +57,19 @@ class Position:
 
 
 class BadRecord(ValueError):
-    """A record that is not one of our events; the reason says why, for the dead-letter topic."""
+    """A record that is not one of our events; the reason says why, for the dead-letter topic.
+
+    `kind` is one of a few fixed words (headers, type, json, data) for metrics labels, which
+    must not take their values from untrusted input.
+    """
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
 
 
-def ce_type(event_class: type[ProductEvent]) -> str:
+def ce_type(event_class: type[Event]) -> str:
+    """The CloudEvents type of an event class: its name and schema version."""
     return f"{TYPE_PREFIX}{event_class.TYPE}.v{event_class.VERSION}"
 
 
@@ -98,36 +113,38 @@ def from_record(key: bytes | None, value: bytes | None, headers: Any) -> Envelop
     try:
         attrs = {name: raw.decode() for name, raw in headers or ()}
     except (UnicodeDecodeError, AttributeError, ValueError):
-        raise BadRecord("headers are not UTF-8 text") from None
+        raise BadRecord("headers", "headers are not UTF-8 text") from None
     missing = [name for name in _REQUIRED if name not in attrs]
     if missing:
-        raise BadRecord(f"missing headers: {', '.join(missing)}")
+        raise BadRecord("headers", f"missing headers: {', '.join(missing)}")
     if attrs["ce_specversion"] != SPEC_VERSION:
-        raise BadRecord(f"unsupported ce_specversion {attrs['ce_specversion']!r}")
-    event_class = _event_class(attrs["ce_type"])
+        raise BadRecord("headers", f"unsupported ce_specversion {attrs['ce_specversion']!r}")
+    name, version = parse_type(attrs["ce_type"])
     try:
         data = orjson.loads(value or b"")
     except orjson.JSONDecodeError as exc:
-        raise BadRecord(f"value is not JSON: {exc}") from None
+        raise BadRecord("json", f"value is not JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise BadRecord("value is not a JSON object")
+        raise BadRecord("json", "value is not a JSON object")
     try:
-        event = event_class.model_validate(data)
+        event = read_event(name, version, data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise BadRecord(f"invalid {event_class.TYPE} data at {where}: {first['msg']}") from None
+        raise BadRecord(
+            "data", f"invalid {name}.v{version} data at {where}: {first['msg']}"
+        ) from None
     if event.id != attrs["ce_subject"] or (
         key is not None and key.decode(errors="replace") != event.id
     ):
-        raise BadRecord("record key, ce_subject and data id disagree")
+        raise BadRecord("data", "record key, ce_subject and data id disagree")
     try:
         sequence = int(attrs["ce_sequence"])
         time = datetime.fromisoformat(attrs["ce_time"])
     except ValueError as exc:
-        raise BadRecord(f"bad ce_sequence or ce_time: {exc}") from None
+        raise BadRecord("headers", f"bad ce_sequence or ce_time: {exc}") from None
     if sequence < 1:
-        raise BadRecord(f"ce_sequence must be >= 1, got {sequence}")
+        raise BadRecord("headers", f"ce_sequence must be >= 1, got {sequence}")
     return Envelope(
         event=event,
         event_id=attrs["ce_id"],
@@ -139,11 +156,23 @@ def from_record(key: bytes | None, value: bytes | None, headers: Any) -> Envelop
     )
 
 
-def _event_class(type_: str) -> type[ProductEvent]:
+def parse_type(type_: str) -> tuple[str, int]:
+    """(event type, schema version) of a `ce_type` such as `catalog.ProductCreated.v2`.
+
+    Any version ever written is accepted (older ones are upcast by `read_event`); a version
+    newer than this code, or a type it never wrote, is a BadRecord.
+    """
     name, _, version = type_.removeprefix(TYPE_PREFIX).rpartition(".v")
-    event_class = EVENT_TYPES.get(name)
-    if not type_.startswith(TYPE_PREFIX) or event_class is None:
-        raise BadRecord(f"unknown ce_type {type_!r}")
-    if version != str(event_class.VERSION):
-        raise BadRecord(f"unsupported version of {name}: {version!r}")
-    return event_class
+    if (
+        not type_.startswith(TYPE_PREFIX)
+        or not name
+        or not (version.isascii() and version.isdigit())
+    ):
+        raise BadRecord("type", f"unknown ce_type {type_!r}")
+    try:
+        model_for(name, int(version))
+    except UnknownEventType:
+        raise BadRecord("type", f"unknown ce_type {type_!r}") from None
+    except UnsupportedVersion as exc:
+        raise BadRecord("type", str(exc)) from None
+    return name, int(version)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from services.projector.consumer import Projector
+from services.projector.handover import PauseSwitch
 from services.projector.writer import ReadModelWriter
 from shared.adapters import mongo
 from shared.adapters.http import service_app
@@ -24,18 +25,21 @@ log = logging.getLogger(__name__)
 def create_app(settings: ProjectorSettings | None = None) -> FastAPI:
     settings = settings or ProjectorSettings()
     client = mongo.connect(settings)
-    projector = Projector(settings, ReadModelWriter(mongo.database(client, settings)))
+    db = mongo.database(client, settings)
+    projector = Projector(settings, ReadModelWriter(db), PauseSwitch(db[mongo.PROJECTION_CONTROL]))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings)
-        await mongo.ensure_indexes(mongo.database(client, settings))
+        await mongo.ensure_indexes(db)
         await projector.start()
         task = asyncio.create_task(projector.run(), name="projector")
         task.add_done_callback(_stop_on_failure)
+        status = asyncio.create_task(projector.publish_status(db[mongo.PROJECTION_STATUS]))
         try:
             yield
         finally:
+            status.cancel()
             task.cancel()
             await projector.stop()
             await client.close()

@@ -14,8 +14,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import PyMongoError
 
+from services.projector.handover import PauseSwitch
 from services.projector.writer import ReadModelWriter
+from shared.adapters.mongo import Document
 from shared.envelope import BadRecord, Envelope, from_record
 from shared.settings import ProjectorSettings
 
@@ -37,16 +41,18 @@ BATCH_SECONDS = Histogram("catalog_projector_batch_seconds", "Time to project on
 
 
 class Projector:
-    def __init__(self, settings: ProjectorSettings, writer: ReadModelWriter) -> None:
+    def __init__(
+        self, settings: ProjectorSettings, writer: ReadModelWriter, pause: PauseSwitch
+    ) -> None:
         self._settings = settings
         self._writer = writer
+        self._pause = pause
         self._consumer: Any = None
         self._dlq: Any = None
         self.running = False
         self.mongo_ok = True
         self.gaps = 0
         self.last_event_time: datetime | None = None
-        self._positions: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
         s = self._settings
@@ -77,12 +83,22 @@ class Projector:
     async def run(self) -> None:
         self.running = True
         while True:
+            if (token := await self._pause.requested()) is not None:
+                await self._hand_over(token)
             batches = await self._consumer.getmany(
                 timeout_ms=200, max_records=self._settings.projector_max_batch
             )
             if batches:
                 await self._project(batches)
-            self._report_lag()
+
+    async def _hand_over(self, token: str) -> None:
+        """Stand still while a rebuild swaps the read models; every fetched record is applied."""
+        positions = {
+            tp.partition: await self._consumer.position(tp) for tp in self._consumer.assignment()
+        }
+        log.info("paused for a read-model rebuild at %s", positions)
+        await self._pause.hold(token, positions)
+        log.info("resumed after the rebuild")
 
     async def _project(self, batches: dict[TopicPartition, list[Any]]) -> None:
         good: list[Envelope] = []
@@ -91,7 +107,7 @@ class Projector:
                 try:
                     good.append(from_record(record.key, record.value, record.headers))
                 except BadRecord as exc:
-                    await self._dead_letter(tp, record, str(exc))
+                    await self._dead_letter(tp, record, exc)
         if good:
             with BATCH_SECONDS.time():
                 result = await self._write_until_done(good)
@@ -110,15 +126,13 @@ class Projector:
             if result.last_event_time is not None:
                 self.last_event_time = result.last_event_time
                 LAST_EVENT.set(result.last_event_time.timestamp())
-        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
-        await self._consumer.commit(offsets)
-        self._positions.update(offsets)
+        await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
 
     async def _write_until_done(self, envelopes: list[Envelope]) -> Any:
         delay = 0.1
         while True:
             try:
-                result = await self._writer.apply(envelopes, self._status(envelopes[-1].time))
+                result = await self._writer.apply(envelopes)
                 self.mongo_ok = True
                 return result
             except Exception:
@@ -131,7 +145,8 @@ class Projector:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _dead_letter(self, tp: TopicPartition, record: Any, reason: str) -> None:
+    async def _dead_letter(self, tp: TopicPartition, record: Any, error: BadRecord) -> None:
+        reason = str(error)
         headers = [
             *(record.headers or ()),
             ("dlq_reason", reason.encode()),
@@ -142,28 +157,38 @@ class Projector:
         await self._dlq.send_and_wait(
             self._settings.dlq_topic, record.value, key=record.key, headers=headers
         )
-        DEAD_LETTERS.labels(reason.split(":")[0]).inc()
+        DEAD_LETTERS.labels(error.kind).inc()
         log.warning("dead-lettered %s@%d: %s", tp, record.offset, reason)
 
-    def partition_lag(self) -> dict[int, int]:
-        """Committed records not yet projected, per assigned partition (known after a fetch)."""
+    async def partition_lag(self) -> dict[int, int]:
+        """Committed records not yet projected, per assigned partition (known after a fetch).
+
+        Measured from the consumer's position, which moves past transaction markers too, so an
+        idle projector reports 0 and not the number of commit markers behind its last record.
+        """
         lags = {}
         for tp in self._consumer.assignment():
             end = self._consumer.last_stable_offset(tp)
             if end is not None:
-                lags[tp.partition] = max(0, end - self._positions.get(tp, end))
+                lags[tp.partition] = max(0, end - await self._consumer.position(tp))
         return lags
 
-    def _report_lag(self) -> None:
-        for partition, lag in self.partition_lag().items():
-            LAG.labels(str(partition)).set(lag)
-
-    def _status(self, latest: datetime) -> dict[str, Any]:
-        return {
-            "_id": "projector",
-            "partitions": [
-                {"partition": p, "lag": lag} for p, lag in sorted(self.partition_lag().items())
-            ],
-            "lastEventTime": max(latest, self.last_event_time or latest),
-            "updatedAt": datetime.now(UTC),
-        }
+    async def publish_status(self, status: AsyncCollection[Document], every_s: float = 1.0) -> None:
+        """Lag and last event time, as metrics and as a document the query service can serve."""
+        while True:
+            await asyncio.sleep(every_s)
+            if not self.running:
+                continue
+            lags = await self.partition_lag()
+            for partition, lag in lags.items():
+                LAG.labels(str(partition)).set(lag)
+            document: Document = {
+                "partitions": [{"partition": p, "lag": lag} for p, lag in sorted(lags.items())],
+                "updatedAt": datetime.now(UTC),
+            }
+            if self.last_event_time is not None:  # after a restart, keep the one published before
+                document["lastEventTime"] = self.last_event_time
+            try:
+                await status.update_one({"_id": "projector"}, {"$set": document}, upsert=True)
+            except PyMongoError:
+                log.debug("could not publish the projection status", exc_info=True)

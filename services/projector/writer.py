@@ -2,8 +2,8 @@
 
 The version on each product document is the guard: an event at or below it was applied before
 (a redelivery) and is skipped; an event above the next version means a hole in the log and is
-refused rather than applied over it. Because products, history, statistics and the status
-document change in one transaction, a crash leaves either all of a batch or none of it.
+refused rather than applied over it. Because products, history and statistics change in one
+transaction, a crash leaves either all of a batch or none of it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.projector.projections import category_stats, history, products
-from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, PROJECTION_STATUS, Document
+from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, Document
 from shared.envelope import Envelope
 
 log = logging.getLogger(__name__)
@@ -39,19 +39,16 @@ class ReadModelWriter:
         self._products = db[PRODUCTS + suffix]
         self._history = db[HISTORY + suffix]
         self._stats = db[CATEGORY_STATS + suffix]
-        self._status = db[PROJECTION_STATUS + suffix]
 
-    async def apply(
-        self, envelopes: Sequence[Envelope], status: Document | None = None
-    ) -> BatchResult:
+    async def apply(self, envelopes: Sequence[Envelope]) -> BatchResult:
         async with self._db.client.start_session() as session:
             result: BatchResult = await session.with_transaction(
-                lambda s: self._apply(s, envelopes, status)
+                lambda s: self._apply(s, envelopes)
             )
         return result
 
     async def _apply(
-        self, session: AsyncClientSession, envelopes: Sequence[Envelope], status: Document | None
+        self, session: AsyncClientSession, envelopes: Sequence[Envelope]
     ) -> BatchResult:
         result = BatchResult()
         ids = list({e.product_id for e in envelopes})
@@ -94,10 +91,6 @@ class ReadModelWriter:
             await self._history.bulk_write(history_ops, ordered=False, session=session)
         if touched:
             await self._refresh_stats(session, touched)
-        if status is not None:
-            await self._status.replace_one(
-                {"_id": status["_id"]}, status, upsert=True, session=session
-            )
         return result
 
     async def _refresh_stats(

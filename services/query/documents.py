@@ -11,7 +11,9 @@ from typing import Any
 
 from bson.decimal128 import Decimal128
 
+from services.projector.projections.history import stored_version
 from shared.domain.money import minor_unit
+from shared.domain.upcasting import upcast
 
 Document = dict[str, Any]
 
@@ -52,6 +54,7 @@ def product(doc: Document) -> Document:
         "price": money(doc["price"]),
         "category": doc.get("category"),
         "tags": list(doc.get("tags") or ()),
+        "brand": doc.get("brand"),
         "version": doc["version"],
         "createdAt": doc["createdAt"],
         "updatedAt": doc["updatedAt"],
@@ -66,13 +69,18 @@ def live(doc: Document | None) -> Document | None:
 
 
 def event(doc: Document) -> Document:
-    """A ProductEvent from a `product_history` document."""
+    """A ProductEvent from a `product_history` document, its data in the latest schema version.
+
+    Documents stored before a newer version of their type existed are upcast here, so clients
+    see one shape per type however old the read model is.
+    """
+    _, _, data = upcast(doc["type"], stored_version(doc), doc["data"])
     return {
         "eventId": doc["_id"],
         "type": doc["type"],
         "version": doc["version"],
         "occurredAt": doc["occurredAt"],
-        "data": doc["data"],
+        "data": data,
     }
 
 

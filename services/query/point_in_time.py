@@ -10,15 +10,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
+from services.projector.projections import history as history_model
 from services.projector.projections import products
 from shared.adapters.mongo import Document
-from shared.domain.events import EVENT_TYPES
+from shared.domain.upcasting import read_event
 from shared.envelope import Envelope
 
 
 def envelope(history: Document) -> Envelope:
-    """The envelope a `product_history` document was written from (minus tracing ids)."""
-    event = EVENT_TYPES[history["type"]].model_validate(history["data"])
+    """The envelope a `product_history` document was written from (minus tracing ids).
+
+    A document stored in an older schema version is upcast like a record from the log, so time
+    travel over history written before a version change folds the same as the projector did.
+    """
+    version = history_model.stored_version(history)
+    event = read_event(history["type"], version, history["data"])
     return Envelope(
         event=event,
         event_id=history["_id"],

@@ -7,23 +7,49 @@ change feed reported is visible to the read that follows it.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import ParamSpec, TypeVar
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from services.query import point_in_time
 from services.query.listing import Page
 from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, PROJECTION_STATUS, Document
+
+P = ParamSpec("P")
+R = TypeVar("R")
+# What a read meets when a rebuild renames fresh collections over the live ones mid-query:
+# QueryPlanKilled, NamespaceNotFound, CursorNotFound, CursorKilled. Read again, from the new one.
+_SWAPPED_UNDER_US = {175, 26, 43, 237}
+
+
+def survives_swap(read: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    @functools.wraps(read)
+    async def again_if_swapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        for _ in range(3):
+            try:
+                return await read(*args, **kwargs)
+            except OperationFailure as exc:
+                if exc.code not in _SWAPPED_UNDER_US:
+                    raise
+        return await read(*args, **kwargs)
+
+    return again_if_swapped
 
 
 class ReadModels:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
 
+    @survives_swap
     async def product(self, product_id: str) -> Document | None:
         """The product's document, tombstone included (the caller decides what deleted means)."""
         return await self._db[PRODUCTS].find_one({"_id": product_id})
 
+    @survives_swap
     async def page(self, page: Page) -> tuple[list[Document], bool]:
         """The page's rows and whether more follow (found by asking for one row more)."""
         if page.limit == 0:
@@ -32,20 +58,25 @@ class ReadModels:
         rows = await cursor.to_list()
         return rows[: page.limit], len(rows) > page.limit
 
+    @survives_swap
     async def count(self, query: Document) -> int:
         return await self._db[PRODUCTS].count_documents(query)
 
+    @survives_swap
     async def history(self, product_id: str) -> list[Document]:
         cursor = self._db[HISTORY].find({"productId": product_id}).sort("version", 1)
         return await cursor.to_list()
 
+    @survives_swap
     async def product_at(self, product_id: str, at: datetime) -> Document | None:
         cursor = self._db[HISTORY].find({"productId": product_id, "occurredAt": {"$lte": at}})
         return point_in_time.fold(await cursor.sort("version", 1).to_list(), at)
 
+    @survives_swap
     async def categories(self) -> list[Document]:
         cursor = self._db[CATEGORY_STATS].find().sort([("category", 1), ("currency", 1)])
         return await cursor.to_list()
 
+    @survives_swap
     async def projection_status(self) -> Document | None:
         return await self._db[PROJECTION_STATUS].find_one({"_id": "projector"})

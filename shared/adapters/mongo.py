@@ -17,6 +17,7 @@ PRODUCTS = "products"
 HISTORY = "product_history"
 CATEGORY_STATS = "category_stats"
 PROJECTION_STATUS = "projection_status"
+PROJECTION_CONTROL = "projection_control"
 
 Document = dict[str, Any]
 

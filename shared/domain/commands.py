@@ -47,6 +47,7 @@ Description = Annotated[str, StringConstraints(max_length=5000)]
 Category = Annotated[
     str, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)
 ]
+Brand = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=50), AfterValidator(_not_blank)]
 Tags = Annotated[tuple[Tag, ...], Field(max_length=MAX_TAGS)]
 Version = Annotated[int, Field(ge=0)]
@@ -68,6 +69,7 @@ class CreateProduct(Command):
     price: Money
     category: Category | None = None
     tags: Tags = ()
+    brand: Brand | None = None
 
 
 class ProductChanges(BaseModel):
@@ -80,6 +82,7 @@ class ProductChanges(BaseModel):
     price: Money | None = None
     category: Category | None = None
     tags: Tags | None = None
+    brand: Brand | None = None
 
     def sent(self) -> dict[str, Any]:
         """The fields the client sent, with their values (None clears an optional field)."""

@@ -26,6 +26,7 @@ class Product:
     price: Money
     category: str | None
     tags: tuple[str, ...]
+    brand: str | None
     version: int
     deleted: bool = False
 
@@ -48,6 +49,7 @@ def decide(command: AnyCommand, state: State) -> list[ProductEvent]:
                 price=command.price,
                 category=command.category,
                 tags=command.tags,
+                brand=command.brand,
             )
         ]
     product = _existing(command, state)
@@ -84,6 +86,7 @@ def evolve(state: State, event: ProductEvent) -> State:
             price=event.price,
             category=event.category,
             tags=event.tags,
+            brand=event.brand,
             version=1,
         )
     if state is None:

@@ -6,7 +6,14 @@ import re
 from decimal import Decimal
 
 from iso4217 import Currency
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+)
 
 _AMOUNT = re.compile(r"^\d{1,18}(?:\.\d{1,18})?$")
 
@@ -27,13 +34,24 @@ def minor_unit(currency: str) -> int:
 
 
 class Money(BaseModel):
-    """An amount quantized to its currency's minor unit, so equal prices compare equal."""
+    """A price: a decimal amount in an ISO-4217 currency, never a float.
+
+    The amount is quantized to the currency's minor unit, so equal prices compare equal and have
+    one spelling ("12.50" EUR, "1200" JPY).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     # currency first: the amount's validator needs it to know the minor unit.
-    currency: str
-    amount: Decimal
+    # The schema hints only document the JSON form (shared/schemas.py); the validators decide.
+    currency: str = Field(
+        description="ISO-4217 currency code.", json_schema_extra={"pattern": "^[A-Z]{3}$"}
+    )
+    amount: Decimal = Field(
+        description="Non-negative decimal string with exactly the currency's minor-unit "
+        "decimals (EUR 2, JPY 0, BHD 3).",
+        json_schema_extra={"pattern": r"^\d{1,18}(\.\d{1,18})?$"},
+    )
 
     @field_validator("currency", mode="before")
     @classmethod

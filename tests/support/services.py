@@ -71,6 +71,7 @@ class Service:
             if self.ready()[0] == 200:
                 return
             time.sleep(0.2)
+        self.kill()  # a half-started service must not outlive the test that wanted it
         raise TimeoutError(f"{self.name} not ready after {timeout}s:\n{self.tail()}")
 
     def kill(self) -> None:

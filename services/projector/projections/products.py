@@ -35,6 +35,7 @@ def apply(document: Document | None, envelope: Envelope) -> Document:
             "price": money(event.price),
             "category": event.category,
             "tags": list(event.tags),
+            "brand": event.brand,
             "version": envelope.sequence,
             "createdAt": envelope.time,
             "updatedAt": envelope.time,
