@@ -23,8 +23,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("ariadne").setLevel(logging.CRITICAL)  # format_error logs what matters
-    for noisy in ("aiokafka", "kafka", "pymongo"):
+    for noisy in ("kafka", "pymongo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # During a broker outage aiokafka logs every reconnect attempt as an ERROR, a hundred a
+    # second; our adapters log what failed and /ready shows it, so only its criticals pass.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     # uvicorn's own handlers would print plain text beside ours; route everything through root.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from services.command.write_model import WriteModel
@@ -48,8 +49,8 @@ class EventStore:
         """After an append of unknown outcome: reclaim the log (ending any open transaction) and fold what landed."""
         old, self._appender = self._appender, self._new_appender()
         try:
-            await old.stop()
-        except Exception:
+            await asyncio.wait_for(old.stop(), 5)
+        except Exception:  # with Kafka away, flushing the failed producer may never end
             log.debug("stopping the failed producer", exc_info=True)
         await self._appender.start()
         await self.catch_up()

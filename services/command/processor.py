@@ -168,8 +168,17 @@ class CommandProcessor:
                 pending.future.set_exception(error)
             return
         except LogUnavailable as exc:
-            log.warning("append failed, re-reading the log to learn what landed: %s", exc)
-            await self._recover(writers)
+            if exc.outcome_known:
+                log.warning("append failed before its commit; nothing was written: %s", exc)
+                error = Unavailable(
+                    "the event log is unreachable; nothing was written. Retry", retriable=True
+                )
+                for pending, _ in writers:
+                    pending.future.set_exception(error)
+                await self._recover([])  # a fresh producer before the next batch
+            else:
+                log.warning("commit failed, re-reading the log to learn what landed: %s", exc)
+                await self._recover(writers)
             return
         APPEND_SECONDS.observe(time.perf_counter() - started)
         for envelope, position in zip(envelopes, positions, strict=True):

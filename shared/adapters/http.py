@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -14,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
 CORRELATION_HEADER = "X-Correlation-ID"
+log = logging.getLogger(__name__)
 
 
 def service_app(
@@ -34,7 +36,11 @@ def service_app(
 
     @app.get("/ready")
     async def readiness() -> Response:
-        checks = await ready()
+        try:
+            checks = await ready()
+        except Exception:  # a readiness probe answers 503, never 500
+            log.warning("readiness check failed", exc_info=True)
+            checks = {"checks_ran": False}
         status = 200 if checks and all(checks.values()) else 503
         return JSONResponse({"ready": status == 200, "checks": checks}, status_code=status)
 

@@ -22,10 +22,20 @@ from shared.envelope import BadRecord, Envelope, Position, from_record, to_recor
 from shared.settings import InfraSettings
 
 log = logging.getLogger(__name__)
+APPEND_TIMEOUT_S = 4.0
 
 
 class LogUnavailable(Exception):
-    """Kafka did not take the append; nothing of it is visible to read_committed readers."""
+    """Kafka did not take the append.
+
+    `outcome_known` is true when the failure came before the commit was asked for: then the
+    transaction can only end aborted, and nothing of it will ever be visible. When the commit
+    itself failed, the broker may have committed it anyway; only reading the log tells.
+    """
+
+    def __init__(self, message: str, outcome_known: bool = True) -> None:
+        super().__init__(message)
+        self.outcome_known = outcome_known
 
 
 class Fenced(LogUnavailable):
@@ -47,7 +57,9 @@ class EventAppender:
             enable_idempotence=True,
             acks="all",
             linger_ms=0,
-            request_timeout_ms=10_000,
+            # Shorter than the command timeout, so a Kafka outage ends an append with a definite
+            # answer before the client's own deadline.
+            request_timeout_ms=5_000,
             client_id=f"{self._transactional_id}-producer",
         )
         await self._producer.start()
@@ -62,6 +74,7 @@ class EventAppender:
     async def append(self, envelopes: Sequence[Envelope]) -> list[Position]:
         """Append atomically: all of them become visible together, or none does."""
         producer = self._producer
+        committing = False
         try:
             await producer.begin_transaction()
             futures = []
@@ -72,23 +85,22 @@ class EventAppender:
                         self._settings.events_topic, value, key=key, headers=headers
                     )
                 )
-            metadata = await asyncio.gather(*futures)
-            await producer.commit_transaction()
+            # aiokafka keeps a batch waiting for an unreachable broker for a long time; our own
+            # deadline turns an outage into a definite "not written" well within the client's.
+            metadata = await asyncio.wait_for(asyncio.gather(*futures), APPEND_TIMEOUT_S)
+            committing = True
+            await asyncio.wait_for(producer.commit_transaction(), APPEND_TIMEOUT_S)
         except ProducerFenced as exc:
             raise Fenced("another command-service instance took over the event log") from exc
         except (TimeoutError, KafkaError) as exc:
-            await self._abort_quietly()
-            raise LogUnavailable(f"Kafka refused the append: {exc}") from exc
+            # No abort here: with Kafka gone it would only hang. The caller replaces this
+            # producer, and claiming the transactional id again aborts the open transaction.
+            raise LogUnavailable(f"Kafka refused the append: {exc}", not committing) from exc
         return [Position(m.partition, m.offset) for m in metadata]
 
-    async def _abort_quietly(self) -> None:
-        try:
-            if self._producer._txn_manager.is_in_transaction():
-                await asyncio.wait_for(self._producer.abort_transaction(), 10)
-        except Exception:  # the next start() of a producer aborts it for us anyway
-            log.warning("could not abort the Kafka transaction", exc_info=True)
-
     async def reachable(self) -> bool:
+        if self._producer is None:
+            return False
         try:
             return bool(await asyncio.wait_for(self._producer.client.force_metadata_update(), 2))
         except (KafkaError, TimeoutError):
