@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from pymongo import MongoClient
 
+from tests.support.contract import topic_problems
 from tests.support.infra import Infra, discover
 
 _summary: list[str] = []
@@ -45,10 +46,25 @@ def kafka_bootstrap(infra: Infra) -> str:
     return infra.kafka_bootstrap_servers
 
 
+@pytest.fixture(scope="session")
+async def contract_checked_topics(infra: Infra) -> AsyncIterator[list[str]]:
+    """Event topics of this test run; at its end, every event in them must follow the published
+    contract (schema/asyncapi.yaml, schema/events/), whichever test or service wrote it."""
+    topics: list[str] = []
+    yield topics
+    checked, problems = await topic_problems(infra.kafka_bootstrap_servers, topics)
+    _summary.append(
+        f"event contract: {checked} events in {len(topics)} topics checked against "
+        f"schema/asyncapi.yaml, {len(problems)} broke it"
+    )
+    assert not problems, "events that break schema/asyncapi.yaml:\n" + "\n".join(problems[:20])
+
+
 @pytest.fixture
-def isolated_env(infra: Infra) -> dict[str, str]:
+def isolated_env(infra: Infra, contract_checked_topics: list[str]) -> dict[str, str]:
     """Settings for one test's own topic, database, consumer group and transactional id."""
     run = uuid.uuid4().hex[:10]
+    contract_checked_topics.append(f"test-events-{run}")
     return {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         "MONGODB_URL": infra.mongodb_url,

@@ -20,10 +20,11 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(infra: Infra) -> Iterator[Stack]:
+def stack(infra: Infra, contract_checked_topics: list[str]) -> Iterator[Stack]:
     import uuid
 
     run = uuid.uuid4().hex[:10]
+    contract_checked_topics.append(f"e2e-events-{run}")
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         "MONGODB_URL": infra.mongodb_url,

@@ -25,7 +25,7 @@ CREATE = """mutation($input: CreateProductInput!) { createProduct(input: $input)
 UPDATE = """mutation($input: UpdateProductInput!) { updateProduct(input: $input) { id version } }"""
 DELETE = """mutation($input: DeleteProductInput!) { deleteProduct(input: $input) { id version } }"""
 PRODUCT = """query($id: ID!, $min: Int) { product(id: $id, minVersion: $min) {
-  id sku name description price { amount currency } category tags version createdAt updatedAt } }"""
+  id sku name description price { amount currency } category tags brand version createdAt updatedAt } }"""
 
 
 def product_input(**fields: Any) -> dict[str, Any]:
@@ -75,11 +75,13 @@ async def test_every_service_serves_health_ready_and_metrics(stack: Stack) -> No
 async def test_created_product_travels_the_whole_way(
     stack: Stack, writer: Any, reader: Any
 ) -> None:
-    created = (await run(writer, CREATE, input=product_input(tags=["kitchen"])))["createProduct"]
+    created = (await run(writer, CREATE, input=product_input(tags=["kitchen"], brand="Acme")))[
+        "createProduct"
+    ]
     records = await read_all(stack.env["KAFKA_BOOTSTRAP_SERVERS"], stack.env["EVENTS_TOPIC"])
     mine = [r for r in records if r.key == created["id"]]
     assert [(r.headers["ce_type"], r.headers["ce_id"]) for r in mine] == [
-        ("catalog.ProductCreated.v1", created["eventId"])
+        ("catalog.ProductCreated.v2", created["eventId"])
     ]
     product = (await run(reader, PRODUCT, id=created["id"], min=1))["product"]
     assert product | {"createdAt": None, "updatedAt": None} == {
@@ -90,6 +92,7 @@ async def test_created_product_travels_the_whole_way(
         "price": {"amount": "12.50", "currency": "EUR"},
         "category": "cups",
         "tags": ["kitchen"],
+        "brand": "Acme",
         "version": 1,
         "createdAt": None,
         "updatedAt": None,

@@ -79,7 +79,7 @@ async def test_create_appends_one_cloudevent_and_answers_its_position(
         "ce_specversion": "1.0",
         "ce_id": answer["eventId"],
         "ce_source": "/catalog/command-service",
-        "ce_type": "catalog.ProductCreated.v1",
+        "ce_type": "catalog.ProductCreated.v2",
         "ce_time": "",
         "ce_subject": answer["id"],
         "content-type": "application/json",
@@ -96,6 +96,7 @@ async def test_create_appends_one_cloudevent_and_answers_its_position(
         "price": {"currency": "EUR", "amount": "9.99"},
         "category": None,
         "tags": ["kitchen"],
+        "brand": None,
     }
 
 
@@ -146,7 +147,7 @@ async def test_errors_have_codes_and_write_nothing(
     assert code(await mutate(http, command, UPDATE, {"id": pid, "name": "x"})) == "PRODUCT_DELETED"
     records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
     assert [r.headers["ce_type"] for r in records] == [
-        "catalog.ProductCreated.v1",
+        "catalog.ProductCreated.v2",
         "catalog.ProductDeleted.v1",
     ]
 

@@ -36,6 +36,7 @@ def created(
     tags: tuple[str, ...] = (),
     sku: str = "MUG-1",
     description: str | None = None,
+    brand: str | None = None,
     time: datetime | None = None,
 ) -> Envelope:
     event = ProductCreated(
@@ -46,6 +47,7 @@ def created(
         price={"amount": amount, "currency": currency},
         category=category,
         tags=tags,
+        brand=brand,
     )
     return _envelope(event, 1, time)
 

@@ -68,6 +68,7 @@ async def test_history_is_every_event_oldest_first_with_its_data(
         "price": {"amount": "9.99", "currency": "EUR"},
         "category": "kitchen",
         "tags": ["a"],
+        "brand": None,
     }
     assert history[1]["data"] == {"id": pid, "name": "Big mug"}
     assert history[2]["data"] == {

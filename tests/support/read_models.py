@@ -18,13 +18,14 @@ def expected_product(state: Product) -> dict[str, Any]:
         "price": {"amount": state.price.amount, "currency": state.price.currency},
         "category": state.category,
         "tags": list(state.tags),
+        "brand": state.brand,
         "version": state.version,
         "deleted": state.deleted,
     }
 
 
 def actual_product(doc: dict[str, Any]) -> dict[str, Any]:
-    keys = ("_id", "sku", "name", "description", "category", "tags", "version", "deleted")
+    keys = ("_id", "sku", "name", "description", "category", "tags", "brand", "version", "deleted")
     return {
         **{k: doc[k] for k in keys},
         "price": {

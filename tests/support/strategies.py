@@ -24,9 +24,10 @@ money = st.builds(
     st.sampled_from(["EUR", "USD", "JPY"]),
 )
 categories = st.none() | st.sampled_from(["cups", "plates", "bowls"])
+brands = st.none() | st.sampled_from(["Acme", "Globex"])
 versions = st.none() | st.integers(0, 6)
 creates = st.builds(
-    lambda pid, name, price, category, tags: parse(
+    lambda pid, name, price, category, tags, brand: parse(
         CreateProduct,
         {
             "id": pid,
@@ -35,6 +36,7 @@ creates = st.builds(
             "price": price,
             "category": category,
             "tags": tags,
+            "brand": brand,
         },
     ),
     st.sampled_from(IDS),
@@ -42,6 +44,7 @@ creates = st.builds(
     money,
     categories,
     st.lists(st.sampled_from(["a", "b", "c"]), max_size=3),
+    brands,
 )
 updates = st.builds(
     lambda pid, version, changes: parse_update({"id": pid, "expectedVersion": version, **changes}),
@@ -55,6 +58,7 @@ updates = st.builds(
             "category": categories,
             "description": st.none() | names,
             "tags": st.lists(st.sampled_from(["a", "b"]), max_size=2),
+            "brand": brands,
         },
     ),
 )

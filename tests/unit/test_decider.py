@@ -29,7 +29,9 @@ from shared.domain.money import Money
 
 ID = "6f1c2c6b-8d11-4a59-9a1f-3f7c2a5e8f0e"
 EUR_10 = Money(amount=Decimal("10.00"), currency="EUR")
-CREATED = ProductCreated(id=ID, sku="MUG-1", name="Mug", price=EUR_10, tags=("kitchen",))
+CREATED = ProductCreated(
+    id=ID, sku="MUG-1", name="Mug", price=EUR_10, tags=("kitchen",), brand=None
+)
 
 
 def given(*events: ProductEvent) -> Any:
@@ -66,7 +68,22 @@ def test_create_on_nothing_emits_created_with_every_field() -> None:
         "price": {"currency": "EUR", "amount": "10.00"},
         "category": None,
         "tags": ["kitchen"],
+        "brand": None,
     }
+
+
+def test_brand_is_stated_on_creation_and_can_be_changed_and_cleared() -> None:
+    created = decide(create(brand="Acme"), given())
+    assert created[0].data()["brand"] == "Acme"
+    state = fold(created)
+    assert state is not None and state.brand == "Acme"
+    assert decide(update(brand="Acme"), state) == []
+    renamed = decide(update(brand="Globex"), state)
+    assert [e.data() for e in renamed] == [{"id": ID, "brand": "Globex"}]
+    cleared = decide(update(brand=None), fold(renamed, state))
+    assert [e.data() for e in cleared] == [{"id": ID, "brand": None}]
+    after = fold(cleared, fold(renamed, state))
+    assert after is not None and after.brand is None and after.version == 3
 
 
 def test_create_generates_a_uuid_when_no_id_is_given() -> None:
@@ -163,6 +180,8 @@ def test_delete_emits_deleted_and_evolve_counts_versions() -> None:
         ({"tags": ["t"] * 21}, "tags"),
         ({"tags": ["t" * 51]}, "tags"),
         ({"description": "d" * 5001}, "description"),
+        ({"brand": "  "}, "brand"),
+        ({"brand": "b" * 101}, "brand"),
         ({"id": "not-a-uuid"}, "id"),
     ],
 )
@@ -180,6 +199,7 @@ def test_invalid_create_input_names_the_field(fields: dict[str, Any], field: str
         ({"price": None}, "price"),
         ({"expectedVersion": -1}, "expectedVersion"),
         ({"tags": ["x"] * 21}, "tags"),
+        ({"brand": ""}, "brand"),
     ],
 )
 def test_invalid_update_input_names_the_field(fields: dict[str, Any], field: str) -> None:

@@ -13,7 +13,7 @@ from shared.envelope import BadRecord, from_record, new_envelope, to_record
 
 ID = "6f1c2c6b-8d11-4a59-9a1f-3f7c2a5e8f0e"
 CREATED = ProductCreated(
-    id=ID, sku="MUG-1", name="Mug", price=Money(amount=Decimal("10"), currency="EUR")
+    id=ID, sku="MUG-1", name="Mug", price=Money(amount=Decimal("10"), currency="EUR"), brand=None
 )
 
 
@@ -23,7 +23,7 @@ def test_record_is_cloudevents_binary_mode() -> None:
     assert key == ID.encode()
     assert orjson.loads(value)["price"] == {"amount": "10.00", "currency": "EUR"}
     assert attrs["ce_specversion"] == "1.0"
-    assert attrs["ce_type"] == "catalog.ProductCreated.v1"
+    assert attrs["ce_type"] == "catalog.ProductCreated.v2"
     assert attrs["ce_subject"] == ID and attrs["ce_sequence"] == "1"
     assert attrs["ce_causationid"] == "cmd-1" and attrs["ce_correlationid"] == "corr-1"
     assert attrs["content-type"] == "application/json"
