@@ -19,10 +19,9 @@ import pytest
 
 from tests.support.infra import NATIVE, ROOT
 from tests.support.kafka import by_product, read_all
-from tests.support.services import Service, free_port, graphql
+from tests.support.services import Service, create_products, free_port, graphql
 
 UPDATE = "mutation($i: UpdateProductInput!) { updateProduct(input: $i) { id version eventId } }"
-CREATE = "mutation($i: CreateProductInput!) { createProduct(input: $i) { id version } }"
 
 
 @pytest.fixture
@@ -54,21 +53,7 @@ async def test_writes_during_an_outage_fail_cleanly_and_nothing_is_lost(
     outcomes: dict[str, Any] = {}  # commandId -> eventId, or the error's extensions
     try:
         async with httpx.AsyncClient(timeout=30) as http:
-            ids = []
-            for i in range(10):
-                body = await graphql(
-                    http,
-                    command.graphql_url,
-                    CREATE,
-                    {
-                        "i": {
-                            "sku": f"S{i}",
-                            "name": f"P{i}",
-                            "price": {"amount": "1.00", "currency": "EUR"},
-                        }
-                    },
-                )
-                ids.append(body["data"]["createProduct"]["id"])
+            ids = await create_products(http, command, 10)
             stop = asyncio.Event()
 
             async def writer(worker: int) -> None:

@@ -23,9 +23,8 @@ from tests.support.read_models import (
     expected_stats,
     rounded,
 )
-from tests.support.services import Service, graphql
+from tests.support.services import Service, create_products, graphql
 
-CREATE = "mutation($i: CreateProductInput!) { createProduct(input: $i) { id version } }"
 UPDATE = "mutation($i: UpdateProductInput!) { updateProduct(input: $i) { id version } }"
 
 
@@ -46,22 +45,7 @@ async def test_rebuild_during_live_writes(
 ) -> None:
     command, _projector, query = stack
     async with httpx.AsyncClient(timeout=30) as http:
-        ids = []
-        for i in range(200):
-            body = await graphql(
-                http,
-                command.graphql_url,
-                CREATE,
-                {
-                    "i": {
-                        "sku": f"S{i}",
-                        "name": f"P{i}",
-                        "category": f"c{i % 4}",
-                        "price": {"amount": f"{i}.00", "currency": "EUR"},
-                    }
-                },
-            )
-            ids.append(body["data"]["createProduct"]["id"])
+        ids = await create_products(http, command, 200)
         stop = asyncio.Event()
         failures: list[Any] = []
         answered = 0

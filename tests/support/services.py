@@ -99,3 +99,27 @@ async def graphql(
     assert response.status_code < 500, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+CREATE_PRODUCT = "mutation($i: CreateProductInput!) { createProduct(input: $i) { id version } }"
+
+
+async def create_products(http: httpx.AsyncClient, command: Service, count: int) -> list[str]:
+    """`count` products through the command service, one after the other; their ids in order."""
+    ids = []
+    for i in range(count):
+        body = await graphql(
+            http,
+            command.graphql_url,
+            CREATE_PRODUCT,
+            {
+                "i": {
+                    "sku": f"S{i}",
+                    "name": f"P{i}",
+                    "category": f"c{i % 4}",
+                    "price": {"amount": f"{i}.00", "currency": "EUR"},
+                }
+            },
+        )
+        ids.append(body["data"]["createProduct"]["id"])
+    return ids
