@@ -1,7 +1,7 @@
 # Developer entry points. The stack runs on Docker Compose when a Docker engine is reachable,
 # otherwise natively from infra/native (state in .run/: tools, data, logs, pids).
 .DEFAULT_GOAL := help
-.PHONY: help up down logs clean distclean install test lint rebuild
+.PHONY: help up down logs clean distclean install test lint rebuild bench
 
 UV := infra/native/uv.sh
 RUN_DIR := $(or $(RUN_DIR),.run)
@@ -39,3 +39,7 @@ lint: ## ruff check, ruff format --check, mypy
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
+
+bench: ## benchmarks against the running stack (make up first); BENCH_QUICK=1 for a short run
+	$(UV) sync --frozen --all-groups --quiet
+	$(UV) run --frozen --all-groups python -m bench

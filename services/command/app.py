@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 
 from ariadne.asgi import GraphQL
@@ -33,6 +34,12 @@ def create_app(settings: CommandSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await store.open()
+        # The write model just folded from the log lives as long as the process. Left to the
+        # cyclic GC, every full collection walks all of it: with 100,000 products that was a
+        # 0.6-0.8 s pause every few seconds under load (p99 ~700 ms). Frozen, collections skip
+        # it: p99 at concurrency 32 -> ~70 ms, +30% throughput (bench/RESULTS.md). Only what is
+        # alive now is frozen, before any request, so no request's garbage can be kept by it.
+        gc.freeze()
         loop_task = asyncio.create_task(processor.run(), name="command-processor")
         started.set()
         try:

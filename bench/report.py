@@ -1,0 +1,221 @@
+"""latest.json, its timestamped copy, and the markdown summary of a run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from bench.profile import markdown as profile_markdown
+from bench.targets import check
+
+
+def write_json(results: dict[str, Any], directory: Path, run_id: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    latest = directory / "latest.json"
+    latest.write_text(json.dumps(results, indent=2) + "\n")
+    shutil.copyfile(latest, directory / f"{run_id}.json")
+    return latest
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += [
+        "| " + " | ".join(_f(c) if not isinstance(c, str) else c for c in r) + " |" for r in rows
+    ]
+    return [*lines, ""]
+
+
+def _cpu(row: dict[str, Any]) -> str:
+    """The serving process's CPU per request, ours / baseline (bench/wrk.py)."""
+    ours = row["ours"].get("server_cpu_ms_per_request")
+    base = row["baseline"].get("server_cpu_ms_per_request")
+    return f"{_f(ours, 2)} / {_f(base, 2)}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    out = [
+        f"# Benchmark results — {'quick' if results['quick'] else 'full'} run {results['run_id']}",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB RAM, {m['os']} "
+        f"(kernel {m['kernel']}), Python {m['python']}, {m['kafka']}, MongoDB {m['mongodb']}, "
+        f"{m['wrk']}. Kafka, MongoDB, the services and the load generator share these cores. "
+        f"Load average at start {m['load_average_start']}, at end "
+        f"{m.get('load_average_end', '-')}. Code: {m['git']}. "
+        f"Duration {results.get('duration_s', 0):.0f} s.",
+        "",
+        "Every figure is next to a baseline measured in the same run with the same load "
+        "generator; ratio = ours / baseline. See bench/README.md for what each baseline is.",
+        "",
+        "## Targets",
+        "",
+    ]
+    rows = []
+    for row in check(results):
+        verdict = {True: "met", False: "**missed**", None: "not measured"}[row["met"]]
+        rows.append([row["target"], row["goal"], _f(row["value"], 2), verdict])
+    out += _table(["target", "goal", "measured", ""], rows)
+    write = results.get("write", {}).get("concurrency", {})
+    if write:
+        out += ["## Write path (create/update mutations, GraphQL)", ""]
+        out += _table(
+            [
+                "concurrency",
+                "rps",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "baseline rps",
+                "baseline p99 ms",
+                "ratio",
+                "failed",
+                "CPU ms/request ours / baseline",
+            ],
+            [
+                [
+                    c,
+                    w["rps"],
+                    w["p50_ms"],
+                    w["p95_ms"],
+                    w["p99_ms"],
+                    w["baseline_rps"],
+                    w["baseline_p99_ms"],
+                    _f(w["ratio"], 2),
+                    w["ours"]["failed"],
+                    _cpu(w),
+                ]
+                for c, w in write.items()
+            ],
+        )
+    if "log_ceiling" in results:
+        lc = results["log_ceiling"]
+        out += [
+            "## Log ceiling",
+            "",
+            f"Raw aiokafka producer, acks=all, idempotent, {lc['record_bytes']}-byte records "
+            f"(our events' key, value and headers), pipelined: **{_f(lc['rps'])} records/s** "
+            f"({lc['records']:,} records).",
+            "",
+        ]
+    if "projection" in results:
+        p = results["projection"]
+        out += ["## Projection (replay from offset 0 into fresh read models)", ""]
+        out += _table(
+            ["events", "ours s", "ours events/s", "raw bulk s", "raw events/s", "ratio"],
+            [
+                [
+                    p["events"],
+                    p["seconds"],
+                    p["events_per_s"],
+                    p["raw_seconds"],
+                    p["raw_bulk_per_s"],
+                    _f(p["ratio"], 2),
+                ]
+            ],
+        )
+        slowest = ", ".join(
+            f"{name} {v['s']:.1f} s" for name, v in list(p.get("mongo_commands", {}).items())[:4]
+        )
+        out += [
+            f"Time in MongoDB commands (driver-side): ours {p.get('mongo_s', '-')} s "
+            f"({slowest}), raw {p.get('raw_mongo_s', '-')} s. The same raw upserts with one "
+            f"transaction per batch: {p.get('raw_txn_seconds', '-')} s = "
+            f"{_f(p.get('raw_txn_bulk_per_s'))} events/s (ours / that: "
+            f"{_f(p.get('ratio_vs_raw_txn'), 2)}).",
+            "",
+        ]
+    if "e2e_lag" in results:
+        e = results["e2e_lag"]
+        out += [
+            "## End-to-end lag (mutation answered → visible at the query endpoint)",
+            "",
+        ]
+        out += _table(
+            [
+                "rate /s",
+                "achieved /s",
+                "p50 ms",
+                "p99 ms",
+                "baseline p50 ms",
+                "baseline p99 ms",
+                "errors / minVersion timeouts",
+            ],
+            [
+                [
+                    e["rate"],
+                    e["achieved_rate"],
+                    e["p50_ms"],
+                    e["p99_ms"],
+                    e["baseline_p50_ms"],
+                    e["baseline_p99_ms"],
+                    f"{e['ours']['errors']} / {e['ours'].get('consistency_timeouts', 0)}",
+                ]
+            ],
+        )
+    if "query" in results:
+        q = results["query"]
+        out += [f"## Queries (concurrency {q['concurrency']}, {q['products']:,} products)", ""]
+        out += _table(
+            [
+                "query",
+                "rps",
+                "p50 ms",
+                "p99 ms",
+                "baseline rps",
+                "baseline p99 ms",
+                "ratio",
+                "failed",
+                "CPU ms/request ours / baseline",
+            ],
+            [
+                [
+                    name,
+                    q[name]["rps"],
+                    q[name]["p50_ms"],
+                    q[name]["p99_ms"],
+                    q[name]["baseline_rps"],
+                    q[name]["baseline_p99_ms"],
+                    _f(q[name]["ratio"], 2),
+                    q[name]["ours"]["failed"],
+                    _cpu(q[name]),
+                ]
+                for name in ("product_by_id", "products_page")
+                if name in q
+            ],
+        )
+    if "rss_mb" in results:
+        out += ["## Peak memory (RSS, MB)", ""]
+        names = list(results["rss_mb"])
+        out += _table(names, [[results["rss_mb"][n] for n in names]])
+    if results.get("profiles"):
+        out += [
+            "## Where the CPU goes (py-spy, BENCH_PROFILE=1, separate from the measured runs)",
+            "",
+        ]
+        for name, summary in results["profiles"].items():
+            out += profile_markdown(name, summary)
+    if results.get("errors"):
+        out += ["## Errors", ""]
+        out += [f"- {name}: {error}" for name, error in results["errors"].items()] + [""]
+    if results.get("phases_s"):
+        out += ["## Phase durations (s)", ""]
+        names = list(results["phases_s"])
+        out += _table(names, [[results["phases_s"][n] for n in names]])
+    return "\n".join(out)
+
+
+def write_markdown(results: dict[str, Any], directory: Path, run_id: str) -> Path:
+    path = directory / "summary.md"
+    path.write_text(markdown(results))
+    shutil.copyfile(path, directory / f"{run_id}.md")
+    return path

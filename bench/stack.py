@@ -1,0 +1,171 @@
+"""The bench's own instances of the three services, the baseline app, and their memory.
+
+The services are started exactly as `make up` starts them — infra/native/services.sh, the same
+interpreter, code and settings — beside the running stack, on the same Kafka and MongoDB, but
+with their own ports, topic, database, consumer group and transactional id. So the bench loads
+the real thing without writing hundreds of thousands of events into the stack's own log (which
+is kept forever) or read models, and everything it made can be deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from bench.config import ROOT, Config
+
+SERVICES = ("command", "projector", "query")
+
+
+def service_env(config: Config) -> dict[str, str]:
+    return {
+        **os.environ,
+        "RUN_DIR": str(config.run_dir),
+        "COMMAND_PORT": str(config.ports["command"]),
+        "QUERY_PORT": str(config.ports["query"]),
+        "PROJECTOR_PORT": str(config.ports["projector"]),
+        "KAFKA_BOOTSTRAP_SERVERS": config.kafka,
+        "MONGODB_URL": config.mongodb_url,
+        "EVENTS_TOPIC": config.events_topic,
+        "MONGODB_DATABASE": config.database,
+        "COMMAND_TRANSACTIONAL_ID": "catalog-bench-command",
+        "PROJECTOR_GROUP_ID": config.projector_group,
+        "PROJECTOR_INSTANCE_ID": "catalog-bench-projector-1",
+    }
+
+
+def _services_sh(config: Config, action: str) -> None:
+    script = ROOT / "infra" / "native" / "services.sh"
+    subprocess.run([str(script), action], env=service_env(config), check=True, cwd=ROOT)
+
+
+def start_services(config: Config) -> None:
+    _services_sh(config, "start")
+
+
+def stop_services(config: Config) -> None:
+    _services_sh(config, "stop")
+
+
+def service_pids(config: Config) -> dict[str, int]:
+    pids = {}
+    for name in SERVICES:
+        path = config.run_dir / "pids" / f"{name}.pid"
+        if path.exists():
+            pids[name] = int(path.read_text().strip())
+    return pids
+
+
+class Baseline:
+    """The baseline app (bench/baseline_app.py) as a child process on its own port."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._process: subprocess.Popen[bytes] | None = None
+        self.log = config.run_dir / "logs" / "baseline.log"
+
+    def start(self) -> int:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        c = self._config
+        command = [
+            sys.executable,
+            "-m",
+            "bench.baseline_app",
+            str(c.ports["baseline"]),
+            c.baseline_topic,
+            c.database,
+        ]
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(
+                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=service_env(c)
+            )
+        wait_http(c.url("baseline", "/health"), 30, self._process)
+        return self._process.pid
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+
+
+def wait_http(url: str, seconds: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{url}: the process exited ({process.returncode})") from None
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _status_kb(pid: int, field: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class RssSampler:
+    """Peak resident memory per process: the kernel's VmHWM, and VmRSS sampled twice a second.
+
+    VmHWM is the high-water mark since the process started, which for the bench's own service
+    instances is this run; the samples also show the peak of a process that already exited.
+    """
+
+    def __init__(self, every_s: float = 0.5) -> None:
+        self._pids: dict[str, int] = {}
+        self._peak_kb: dict[str, int] = {}
+        self._hwm_kb: dict[str, int] = {}
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def watch(self, name: str, pid: int) -> None:
+        self._pids[name] = pid
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _sample(self) -> None:
+        for name, pid in list(self._pids.items()):
+            rss = _status_kb(pid, "VmRSS")
+            if rss is not None:
+                self._peak_kb[name] = max(rss, self._peak_kb.get(name, 0))
+            hwm = _status_kb(pid, "VmHWM")
+            if hwm is not None:
+                self._hwm_kb[name] = max(hwm, self._hwm_kb.get(name, 0))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every_s):
+            self._sample()
+
+    def stop(self) -> dict[str, float]:
+        """Peak RSS in MB per watched process (VmHWM, or the sampled peak when larger)."""
+        self._sample()
+        self._stop.set()
+        names = set(self._hwm_kb) | set(self._peak_kb)
+        return {
+            n: round(max(self._hwm_kb.get(n, 0), self._peak_kb.get(n, 0)) / 1024, 1)
+            for n in sorted(names)
+        }

@@ -1,0 +1,67 @@
+"""The targets of issue 6, checked against a run's results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    path: tuple[str, ...]  # where the measured value is in latest.json
+    op: str  # ">=" or "<="
+    goal: float
+    unit: str
+
+    def value(self, results: dict[str, Any]) -> float | None:
+        node: Any = results
+        for key in self.path:
+            if not isinstance(node, dict) or key not in node:
+                return None
+            node = node[key]
+        return float(node)
+
+    def met(self, value: float | None) -> bool | None:
+        if value is None:
+            return None
+        return value >= self.goal if self.op == ">=" else value <= self.goal
+
+
+TARGETS = (
+    Target(
+        "write path at concurrency 32 / baseline",
+        ("write", "concurrency", "32", "ratio"),
+        ">=",
+        0.7,
+        "x",
+    ),
+    Target("projection events/s", ("projection", "events_per_s"), ">=", 20_000, "events/s"),
+    Target("projection / raw bulk upserts", ("projection", "ratio"), ">=", 0.6, "x"),
+    Target("end-to-end lag p99 at 200 mutations/s", ("e2e_lag", "p99_ms"), "<=", 100, "ms"),
+    Target(
+        "product(id) requests/s at concurrency 32",
+        ("query", "product_by_id", "rps"),
+        ">=",
+        2000,
+        "req/s",
+    ),
+    Target(
+        "product(id) p99 at concurrency 32", ("query", "product_by_id", "p99_ms"), "<=", 25, "ms"
+    ),
+)
+
+
+def check(results: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for target in TARGETS:
+        value = target.value(results)
+        rows.append(
+            {
+                "target": target.name,
+                "goal": f"{target.op} {target.goal:g} {target.unit}",
+                "value": value,
+                "met": target.met(value),
+            }
+        )
+    return rows

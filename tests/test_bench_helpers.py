@@ -1,0 +1,101 @@
+"""The benchmark's pure helpers: target checks, profile buckets, the markdown summary.
+
+Benchmarks are not tests (`make bench` runs them); these only keep the harness's arithmetic
+honest, with no infrastructure and none of the bench-only dependencies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench import profile, report, targets
+from bench.wrk import WrkResult
+
+
+def _results() -> dict[str, Any]:
+    return {
+        "run_id": "20260101T000000",
+        "quick": True,
+        "machine": {
+            "cpu": "cpu",
+            "cores": 2,
+            "memory_gb": 4.0,
+            "os": "os",
+            "kernel": "k",
+            "python": "3.11",
+            "kafka": "Apache Kafka 3.9.1",
+            "mongodb": "6.0.5",
+            "wrk": "wrk",
+            "git": "abc",
+            "load_average_start": [1.0, 1.0, 1.0],
+        },
+        "write": {
+            "concurrency": {
+                "32": {
+                    "rps": 700.0,
+                    "p50_ms": 10.0,
+                    "p95_ms": 20.0,
+                    "p99_ms": 30.0,
+                    "baseline_rps": 1000.0,
+                    "baseline_p99_ms": 5.0,
+                    "ratio": 0.7,
+                    "ours": {"failed": 0},
+                    "baseline": {"failed": 0},
+                }
+            }
+        },
+        "projection": {"events": 10, "events_per_s": 19_999.0, "ratio": 0.61},
+        "e2e_lag": {"p99_ms": 100.0},
+        "query": {"product_by_id": {"rps": 2500.0, "p99_ms": 30.0}},
+    }
+
+
+def test_targets_compare_each_figure_with_its_goal() -> None:
+    verdicts = {row["target"]: row["met"] for row in targets.check(_results())}
+    assert verdicts == {
+        "write path at concurrency 32 / baseline": True,
+        "projection events/s": False,
+        "projection / raw bulk upserts": True,
+        "end-to-end lag p99 at 200 mutations/s": True,
+        "product(id) requests/s at concurrency 32": True,
+        "product(id) p99 at concurrency 32": False,
+    }
+
+
+def test_a_missing_figure_is_not_measured_rather_than_met() -> None:
+    results = _results()
+    del results["e2e_lag"]
+    rows = {row["target"]: row for row in targets.check(results)}
+    assert rows["end-to-end lag p99 at 200 mutations/s"]["met"] is None
+
+
+def test_the_summary_says_which_targets_were_missed_or_not_measured() -> None:
+    results = _results()
+    results["write"]["concurrency"]["32"]["ratio"] = 0.5
+    for section in ("projection", "e2e_lag", "query"):
+        del results[section]
+    text = report.markdown(results)
+    assert "| write path at concurrency 32 / baseline | >= 0.7 x | 0.50 | **missed** |" in text
+    assert "| projection events/s | >= 20000 events/s | - | not measured |" in text
+    assert "| 32 | 700.0 | 10.0 | 20.0 | 30.0 | 1,000.0 | 5.0 | 0.50 | 0 |" in text
+
+
+def test_profile_samples_go_to_the_innermost_known_layer(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "main (x.py:1);handle (starlette/routing.py:1);loads (json/decoder.py:1) 3\n"
+        "main (x.py:1);execute (graphql/execution/execute.py:1) 1\n"
+    )
+    summary = profile.summarize(raw)
+    assert summary["samples"] == 4
+    assert summary["layers_pct"] == {"json": 75.0, "graphql (ariadne, graphql-core)": 25.0}
+
+
+def test_wrk_percentiles_round_up_to_the_next_recorded_one() -> None:
+    result = WrkResult(
+        connections=1, requests=110, seconds=10.0, failed=10, socket_errors={},
+        percentiles_ms=[(50.0, 1.0), (99.0, 9.0), (100.0, 20.0)], mean_ms=2.0, failure_sample="",
+    )  # fmt: skip
+    assert result.rps == 10.0  # failed requests do not count
+    assert result.pct(95) == 9.0
