@@ -56,7 +56,7 @@ class ReadModelWriter:
         before: dict[str, Document] = {doc["_id"]: doc async for doc in found}
         current: dict[str, Document] = dict(before)
         history_ops: list[Any] = []
-        touched: set[category_stats.Key] = set()
+        changes = category_stats.Changes()
         for envelope in envelopes:
             doc = current.get(envelope.product_id)
             version = doc["version"] if doc else 0
@@ -67,7 +67,7 @@ class ReadModelWriter:
                 result.gaps.append((envelope, version))
                 continue
             new = products.apply(doc, envelope)
-            touched.update(k for k in (category_stats.key_of(doc), category_stats.key_of(new)) if k)
+            changes.record(doc, new)
             current[envelope.product_id] = new
             history_ops.append(
                 UpdateOne(
@@ -89,31 +89,51 @@ class ReadModelWriter:
             await self._products.bulk_write(product_ops, ordered=False, session=session)
         if history_ops:
             await self._history.bulk_write(history_ops, ordered=False, session=session)
-        if touched:
-            await self._refresh_stats(session, touched)
+        if changes:
+            await self._update_stats(session, changes)
         return result
 
-    async def _refresh_stats(
-        self, session: AsyncClientSession, keys: set[category_stats.Key]
+    async def _update_stats(
+        self, session: AsyncClientSession, changes: category_stats.Changes
     ) -> None:
-        fresh = {
-            (row["_id"]["category"], row["_id"]["currency"]): row
-            async for row in await self._products.aggregate(
-                category_stats.pipeline(keys), session=session
+        """Count and sum move by the batch's deltas; min and max are read off the price index.
+
+        Statistics written before the running sum existed are recomputed once from `products`.
+        """
+        ids = [category_stats.stats_id(key) for key in changes]
+        legacy = {
+            (doc["category"], doc["currency"])
+            async for doc in self._stats.find(
+                {"_id": {"$in": ids}, "priceSum": {"$exists": False}}, session=session
             )
         }
-        ops: list[Any] = []
-        for key in keys:
-            row = fresh.get(key)
-            doc_id = category_stats.stats_id(key)
-            if row is None:
-                ops.append(DeleteOne({"_id": doc_id}))
-            else:
-                ops.append(
-                    ReplaceOne(
-                        {"_id": doc_id},
-                        {**row, "_id": doc_id, "category": key[0], "currency": key[1]},
-                        upsert=True,
-                    )
+        totals = {}
+        if legacy:
+            totals = {
+                (row["_id"]["category"], row["_id"]["currency"]): row
+                async for row in await self._products.aggregate(
+                    category_stats.pipeline(legacy), session=session
                 )
+            }
+        ops: list[Any] = []
+        for key, (count, total) in changes.items():
+            match = category_stats.live_in(key)
+            cheapest = await self._products.find_one(
+                match, {"price.amount": 1}, sort=[("price.amount", 1)], session=session
+            )
+            if cheapest is None:
+                ops.append(DeleteOne({"_id": category_stats.stats_id(key)}))
+                continue
+            dearest = await self._products.find_one(
+                match, {"price.amount": 1}, sort=[("price.amount", -1)], session=session
+            )
+            assert dearest is not None
+            bounds = (cheapest["price"]["amount"], dearest["price"]["amount"])
+            if key in legacy:
+                row = totals[key]
+                ops.append(
+                    category_stats.replace(key, row["productCount"], row["priceSum"], bounds)
+                )
+            else:
+                ops.append(category_stats.increment(key, count, total, bounds))
         await self._stats.bulk_write(ops, ordered=False, session=session)

@@ -1,14 +1,21 @@
 """The `category_stats` read model: per category and currency, count and min / max / average price.
 
-Min and max cannot be maintained from events alone once products leave a category, so the
-statistics of every category a batch touched are recomputed from `products` inside the batch's
-transaction. That keeps them a function of the products collection — hence of the log — under
-updates, deletes and any amount of redelivery.
+Count and sum follow from the events: each applied event moves a product out of one
+(category, currency) and into another, so the batch adds its deltas (`$inc`-like, exact in
+Decimal128). Min and max cannot be kept from events once products leave a category, so they are
+read off the `(deleted, category, price.currency, price.amount)` index — two index seeks per
+touched category, whatever the size of the catalog. Everything happens in the batch's
+transaction, so redelivered events (skipped by the version guard) never count twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
+
+from bson.decimal128 import Decimal128
+from pymongo import ReplaceOne, UpdateOne
 
 Key = tuple[str, str]  # (category, currency)
 Document = dict[str, Any]
@@ -20,25 +27,93 @@ def key_of(product: Document | None) -> Key | None:
     return product["category"], product["price"]["currency"]
 
 
-def pipeline(keys: set[Key]) -> list[Document]:
-    return [
+def stats_id(key: Key) -> Document:
+    return {"category": key[0], "currency": key[1]}
+
+
+def live_in(key: Key) -> Document:
+    return {"deleted": False, "category": key[0], "price.currency": key[1]}
+
+
+def _amount(product: Document) -> Decimal:
+    return Decimal(str(product["price"]["amount"]))
+
+
+class Changes:
+    """How a batch moves each (category, currency)'s product count and price sum."""
+
+    def __init__(self) -> None:
+        self._deltas: dict[Key, tuple[int, Decimal]] = {}
+
+    def record(self, before: Document | None, after: Document) -> None:
+        if (old := key_of(before)) is not None:
+            assert before is not None
+            count, total = self._deltas.get(old, (0, Decimal(0)))
+            self._deltas[old] = (count - 1, total - _amount(before))
+        if (new := key_of(after)) is not None:
+            count, total = self._deltas.get(new, (0, Decimal(0)))
+            self._deltas[new] = (count + 1, total + _amount(after))
+
+    def __bool__(self) -> bool:
+        return bool(self._deltas)
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._deltas)
+
+    def items(self) -> Iterator[tuple[Key, tuple[int, Decimal]]]:
+        return iter(self._deltas.items())
+
+
+def increment(key: Key, count: int, total: Decimal, bounds: tuple[Any, Any]) -> UpdateOne:
+    """Add a batch's deltas to the stored count and sum, and set the new bounds and average."""
+    return UpdateOne(
+        {"_id": stats_id(key)},
+        [
+            {
+                "$set": {
+                    "category": key[0],
+                    "currency": key[1],
+                    "productCount": {"$add": [{"$ifNull": ["$productCount", 0]}, count]},
+                    "priceSum": {
+                        "$add": [{"$ifNull": ["$priceSum", Decimal128("0")]}, Decimal128(total)]
+                    },
+                    "minPrice": bounds[0],
+                    "maxPrice": bounds[1],
+                }
+            },
+            {"$set": {"averagePrice": {"$divide": ["$priceSum", "$productCount"]}}},
+        ],
+        upsert=True,
+    )
+
+
+def replace(key: Key, count: int, total: Any, bounds: tuple[Any, Any]) -> ReplaceOne[Document]:
+    """The whole document, from totals recomputed over `products` (see `pipeline`)."""
+    total = Decimal128(Decimal(str(total)))
+    return ReplaceOne(
+        {"_id": stats_id(key)},
         {
-            "$match": {
-                "deleted": False,
-                "$or": [{"category": c, "price.currency": cur} for c, cur in sorted(keys)],
-            }
+            "category": key[0],
+            "currency": key[1],
+            "productCount": count,
+            "priceSum": total,
+            "minPrice": bounds[0],
+            "maxPrice": bounds[1],
+            "averagePrice": Decimal128(total.to_decimal() / count),
         },
+        upsert=True,
+    )
+
+
+def pipeline(keys: set[Key]) -> list[Document]:
+    """Count and sum of live products per key, for statistics written before `priceSum` existed."""
+    return [
+        {"$match": {"deleted": False, "$or": [live_in(key) for key in sorted(keys)]}},
         {
             "$group": {
                 "_id": {"category": "$category", "currency": "$price.currency"},
                 "productCount": {"$sum": 1},
-                "minPrice": {"$min": "$price.amount"},
-                "maxPrice": {"$max": "$price.amount"},
-                "averagePrice": {"$avg": "$price.amount"},
+                "priceSum": {"$sum": "$price.amount"},
             }
         },
     ]
-
-
-def stats_id(key: Key) -> Document:
-    return {"category": key[0], "currency": key[1]}
