@@ -23,6 +23,7 @@ from tests.support.read_models import (
     expected_product,
     expected_stats,
     rounded,
+    wait_for_versions,
 )
 from tests.support.services import Service
 from tests.support.strategies import write_side
@@ -74,18 +75,6 @@ def burst(products: int, events: int, seed: int = 1) -> list[Any]:
                 )
             )
     return commands
-
-
-async def wait_for_versions(
-    db: AsyncDatabase[dict[str, Any]], expected: dict[str, int], within_s: float = 90
-) -> None:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        versions = {d["_id"]: d["version"] async for d in db.products.find({}, {"version": 1})}
-        if versions == expected:
-            return
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"projection did not reach the log's versions in {within_s}s")
 
 
 async def assert_read_models_equal_fold(

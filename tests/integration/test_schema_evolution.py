@@ -11,8 +11,6 @@ The v1 records are built by hand as the first version of the catalog wrote them 
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -38,6 +36,7 @@ from tests.support.read_models import (
     expected_product,
     expected_stats,
     rounded,
+    wait_for_versions,
 )
 from tests.support.services import Service, graphql
 
@@ -237,15 +236,3 @@ async def test_a_log_mixing_v1_and_v2_folds_right_on_the_write_side_and_in_every
     finally:
         for service in services:
             service.stop()
-
-
-async def wait_for_versions(
-    db: AsyncDatabase[dict[str, Any]], expected: dict[str, int], within_s: float = 60
-) -> None:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        versions = {d["_id"]: d["version"] async for d in db.products.find({}, {"version": 1})}
-        if versions == expected:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"projection did not reach {expected} in {within_s}s: {versions}")

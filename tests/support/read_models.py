@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.domain.decider import Product
 
@@ -68,3 +72,17 @@ def rounded(stats: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str
         k: {**v, "averagePrice": Decimal(v["averagePrice"]).quantize(Decimal("0.0001"))}
         for k, v in stats.items()
     }
+
+
+async def wait_for_versions(
+    db: AsyncDatabase[dict[str, Any]], expected: dict[str, int], within_s: float = 90
+) -> None:
+    """Until the products read model holds exactly these versions (the projector caught up)."""
+    deadline = time.monotonic() + within_s
+    versions: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        versions = {d["_id"]: d["version"] async for d in db.products.find({}, {"version": 1})}
+        if versions == expected:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"projection did not reach the log's versions in {within_s}s: {versions}")
