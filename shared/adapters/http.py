@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -76,7 +76,3 @@ def serve(app: Any, host: str, port: int) -> None:
         ws="websockets-sansio",
         timeout_graceful_shutdown=5,
     )
-
-
-async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
-    yield

@@ -6,11 +6,8 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
@@ -27,16 +24,6 @@ from tests.support.read_models import (
 )
 from tests.support.services import Service
 from tests.support.strategies import write_side
-
-
-@pytest.fixture
-async def db(isolated_env: dict[str, str]) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        isolated_env["MONGODB_URL"], tz_aware=True
-    )
-    yield client[isolated_env["MONGODB_DATABASE"]]
-    await client.drop_database(isolated_env["MONGODB_DATABASE"])
-    await client.close()
 
 
 def burst(products: int, events: int, seed: int = 1) -> list[Any]:

@@ -12,10 +12,8 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared.domain.decider import State, evolve
-from shared.envelope import from_record
 from tests.support.infra import ROOT
-from tests.support.kafka import read_all
+from tests.support.kafka import fold, read_all
 from tests.support.read_models import (
     actual_product,
     actual_stats,
@@ -104,12 +102,7 @@ async def test_rebuild_during_live_writes(
     assert await _collection_uuid(isolated_env) != before  # the rebuilt collection was swapped in
 
     records = await read_all(isolated_env["KAFKA_BOOTSTRAP_SERVERS"], isolated_env["EVENTS_TOPIC"])
-    states: dict[str, State] = {}
-    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
-        envelope = from_record(
-            record.key.encode(), record.value, [(k, v.encode()) for k, v in record.headers.items()]
-        )
-        states[envelope.product_id] = evolve(states.get(envelope.product_id), envelope.event)
+    states = fold(records)
     expected = {pid: expected_product(s) for pid, s in states.items() if s is not None}
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(isolated_env["MONGODB_URL"])
     db = client[isolated_env["MONGODB_DATABASE"]]

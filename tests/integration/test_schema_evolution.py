@@ -12,21 +12,18 @@ The v1 records are built by hand as the first version of the catalog wrote them 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.domain.decider import State, evolve
+from shared.domain.decider import State
 from shared.domain.events import ProductCreated, ProductUpdated
-from shared.envelope import from_record, new_envelope, to_record
+from shared.envelope import new_envelope, to_record
 from tests.support.contract import check_record
-from tests.support.kafka import Record, by_product, read_all
+from tests.support.kafka import Record, fold, read_all
 from tests.support.legacy import Record as RawRecord
 from tests.support.legacy import created_v1, deleted_v1, updated_v1
 from tests.support.producing import produce
@@ -90,25 +87,8 @@ def mixed_log() -> list[RawRecord]:
 
 
 def fold_topic(records: list[Record]) -> tuple[dict[str, State], int]:
-    """The domain's own fold of the topic (decider `evolve`, not the projector's code)."""
-    states: dict[str, State] = {}
-    for key, events in by_product(records).items():
-        state: State = None
-        for record in events:
-            headers = [(k, v.encode()) for k, v in record.headers.items()]
-            state = evolve(state, from_record(record.key.encode(), record.value, headers).event)
-        states[key] = state
-    return states, len(records)
-
-
-@pytest.fixture
-async def db(isolated_env: dict[str, str]) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        isolated_env["MONGODB_URL"], tz_aware=True
-    )
-    yield client[isolated_env["MONGODB_DATABASE"]]
-    await client.drop_database(isolated_env["MONGODB_DATABASE"])
-    await client.close()
+    """The domain's own fold of the topic, and how many records it held."""
+    return fold(records), len(records)
 
 
 async def call(http: httpx.AsyncClient, service: Service, query: str, **variables: Any) -> Any:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from shared.domain.decider import State, evolve
+from shared.envelope import from_record
+
 
 @dataclass(frozen=True)
 class Record:
@@ -66,3 +69,15 @@ def by_product(records: list[Record]) -> dict[str, list[Record]]:
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         grouped.setdefault(record.key, []).append(record)
     return grouped
+
+
+def fold(records: list[Record]) -> dict[str, State]:
+    """The domain's own fold of raw records, per product (decider `evolve`, not the projector)."""
+    states: dict[str, State] = {}
+    for key, events in by_product(records).items():
+        state: State = None
+        for record in events:
+            headers = [(k, v.encode()) for k, v in record.headers.items()]
+            state = evolve(state, from_record(record.key.encode(), record.value, headers).event)
+        states[key] = state
+    return states

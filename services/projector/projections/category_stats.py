@@ -17,6 +17,8 @@ from typing import Any
 from bson.decimal128 import Decimal128
 from pymongo import ReplaceOne, UpdateOne
 
+from services.projector.projections.products import amount
+
 Key = tuple[str, str]  # (category, currency)
 Document = dict[str, Any]
 
@@ -35,10 +37,6 @@ def live_in(key: Key) -> Document:
     return {"deleted": False, "category": key[0], "price.currency": key[1]}
 
 
-def _amount(product: Document) -> Decimal:
-    return Decimal(str(product["price"]["amount"]))
-
-
 class Changes:
     """How a batch moves each (category, currency)'s product count and price sum."""
 
@@ -49,10 +47,10 @@ class Changes:
         if (old := key_of(before)) is not None:
             assert before is not None
             count, total = self._deltas.get(old, (0, Decimal(0)))
-            self._deltas[old] = (count - 1, total - _amount(before))
+            self._deltas[old] = (count - 1, total - amount(before))
         if (new := key_of(after)) is not None:
             count, total = self._deltas.get(new, (0, Decimal(0)))
-            self._deltas[new] = (count + 1, total + _amount(after))
+            self._deltas[new] = (count + 1, total + amount(after))
 
     def __bool__(self) -> bool:
         return bool(self._deltas)
