@@ -83,13 +83,26 @@ class Projector:
     async def run(self) -> None:
         self.running = True
         while True:
-            if (token := await self._pause.requested()) is not None:
+            if (token := await self._pause_requested()) is not None:
                 await self._hand_over(token)
             batches = await self._consumer.getmany(
                 timeout_ms=200, max_records=self._settings.projector_max_batch
             )
             if batches:
                 await self._project(batches)
+
+    async def _pause_requested(self) -> str | None:
+        """The rebuild's pause request; none while MongoDB is unreachable.
+
+        A failed look at the switch must not end the loop: that turned every MongoDB outage into
+        a dead projector. Going on is safe, because a rebuild cannot reach MongoDB either, and
+        the batch the loop fetches next waits in `_write_until_done` until MongoDB is back.
+        """
+        try:
+            return await self._pause.requested()
+        except PyMongoError as exc:
+            log.warning("could not read the pause switch, MongoDB unreachable: %s", exc)
+            return None
 
     async def _hand_over(self, token: str) -> None:
         """Stand still while a rebuild swaps the read models; every fetched record is applied."""
