@@ -15,10 +15,11 @@ from pymongo.errors import PyMongoError
 
 from services.query import limits
 from services.query.change_feed import ChangeFeed
+from services.query.errors import format_error
 from services.query.graphql import build_schema
 from services.query.read_models import ReadModels
 from shared.adapters import mongo
-from shared.adapters.graphql_http import context, format_error, mount_graphql
+from shared.adapters.graphql_http import context, mount_graphql
 from shared.adapters.http import service_app
 from shared.settings import QuerySettings
 

@@ -42,7 +42,7 @@ def load_sdl(name: str) -> str:
 
 def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     formatted: dict[str, Any] = dict(error.formatted)
-    original = _cause(error)
+    original = cause(error)
     if isinstance(original, DomainError):
         formatted["message"] = original.message
         formatted["extensions"] = {"code": original.code, **original.extensions}
@@ -55,7 +55,7 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     return formatted
 
 
-def _cause(error: GraphQLError) -> Exception | None:
+def cause(error: GraphQLError) -> Exception | None:
     """The first non-GraphQL error behind `error`: graphql-core 3.3 wraps a bad variable's
     coercion error in one or two GraphQLErrors, which must still read as the client's fault."""
     original = error.original_error

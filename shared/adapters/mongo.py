@@ -6,6 +6,7 @@ so a rebuild that swaps collections is seen by both at once.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
@@ -55,9 +56,15 @@ async def ensure_indexes(db: AsyncDatabase[Document], suffix: str = "") -> None:
     await db[HISTORY + suffix].create_indexes(_HISTORY_INDEXES)
 
 
-async def reachable(client: AsyncMongoClient[Document]) -> bool:
+async def reachable(client: AsyncMongoClient[Document], within_s: float = 2.0) -> bool:
+    """Whether MongoDB answers a ping within `within_s`.
+
+    Bounded below the client's 5 s server selection, so that /ready answers 503 promptly
+    while MongoDB is down instead of outlasting the caller's probe timeout.
+    """
     try:
-        await client.admin.command("ping")
+        async with asyncio.timeout(within_s):
+            await client.admin.command("ping")
     except Exception:
         return False
     return True
