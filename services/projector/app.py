@@ -10,6 +10,8 @@ import signal
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 from services.projector.consumer import Projector
 from services.projector.handover import PauseSwitch
@@ -24,7 +26,9 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: ProjectorSettings | None = None) -> FastAPI:
     settings = settings or ProjectorSettings()
-    client = mongo.connect(settings)
+    # One name per projector instance: static group membership already makes it one process.
+    app_name = f"catalog-projector/{settings.projector_instance_id}"
+    client = mongo.connect(settings, app_name)
     db = mongo.database(client, settings)
     projector = Projector(settings, ReadModelWriter(db), PauseSwitch(db[mongo.PROJECTION_CONTROL]))
 
@@ -32,6 +36,7 @@ def create_app(settings: ProjectorSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings)
         await mongo.ensure_indexes(db)
+        await _abort_orphaned_transactions(client, app_name)
         await projector.start()
         task = asyncio.create_task(projector.run(), name="projector")
         task.add_done_callback(_stop_on_failure)
@@ -52,6 +57,20 @@ def create_app(settings: ProjectorSettings | None = None) -> FastAPI:
         }
 
     return service_app("catalog projector", ready, lifespan)
+
+
+async def _abort_orphaned_transactions(
+    client: AsyncMongoClient[mongo.Document], app_name: str
+) -> None:
+    """A predecessor killed mid-batch left its transaction open; without this, our first batches
+    would conflict with it until MongoDB expires it, a minute later."""
+    try:
+        aborted = await mongo.abort_orphaned_transactions(client, app_name)
+    except PyMongoError as exc:  # e.g. no inprog/killAnySession privilege: they expire anyway
+        log.warning("could not look for transactions a predecessor left open: %s", exc)
+        return
+    if aborted:
+        log.warning("aborted %d transaction(s) a killed predecessor left open", aborted)
 
 
 def _stop_on_failure(task: asyncio.Task[None]) -> None:

@@ -41,8 +41,12 @@ _PRODUCT_INDEXES = [
 _HISTORY_INDEXES = [IndexModel([("productId", ASCENDING), ("version", ASCENDING)], unique=True)]
 
 
-def connect(settings: InfraSettings) -> AsyncMongoClient[Document]:
-    return AsyncMongoClient(settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000)
+def connect(settings: InfraSettings, app_name: str | None = None) -> AsyncMongoClient[Document]:
+    """A client; `app_name` names it in MongoDB's $currentOp and logs."""
+    named: dict[str, Any] = {"appname": app_name} if app_name else {}
+    return AsyncMongoClient(
+        settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000, **named
+    )
 
 
 def database(
@@ -68,3 +72,25 @@ async def reachable(client: AsyncMongoClient[Document], within_s: float = 2.0) -
     except Exception:
         return False
     return True
+
+
+async def abort_orphaned_transactions(client: AsyncMongoClient[Document], app_name: str) -> int:
+    """Abort the open transactions of clients named `app_name`; returns how many there were.
+
+    A process killed in the middle of a transaction leaves it open on the server, holding the
+    locks of its writes until MongoDB expires it (transactionLifetimeLimitSeconds, 60 s by
+    default). Until then every transaction touching the same documents conflicts and is retried,
+    so a projector restarted after a crash stood still for up to a minute. Killing the dead
+    process's sessions aborts them at once. Only for an `app_name` that one process at a time
+    uses, so that the transactions found can only be a dead predecessor's.
+    """
+    found = await client.admin.aggregate(
+        [
+            {"$currentOp": {"allUsers": True, "idleSessions": True}},
+            {"$match": {"appName": app_name, "transaction": {"$exists": True}}},
+        ]
+    )
+    sessions = [op["lsid"] async for op in found]
+    if sessions:
+        await client.admin.command("killSessions", sessions)
+    return len(sessions)
