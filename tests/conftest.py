@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.support.contract import topic_problems
 from tests.support.infra import Infra, discover
@@ -74,6 +76,17 @@ def isolated_env(infra: Infra, contract_checked_topics: list[str]) -> dict[str, 
         "PROJECTOR_GROUP_ID": f"test-projector-{run}",
         "PROJECTOR_INSTANCE_ID": f"test-projector-{run}",
     }
+
+
+@pytest.fixture
+async def db(isolated_env: dict[str, str]) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """The test's own read-model database, dropped afterwards."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        isolated_env["MONGODB_URL"], tz_aware=True
+    )
+    yield client[isolated_env["MONGODB_DATABASE"]]
+    await client.drop_database(isolated_env["MONGODB_DATABASE"])
+    await client.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.support.kafka import Record, by_product, read_all
+from tests.support.kafka import assert_gapless, read_all
 from tests.support.services import Service, graphql
 
 CREATE = """mutation($input: CreateProductInput!) {
@@ -51,14 +51,6 @@ async def mutate(
 def code(body: dict[str, Any]) -> str | None:
     errors = body.get("errors")
     return errors[0]["extensions"]["code"] if errors else None
-
-
-def assert_gapless(records: list[Record]) -> dict[str, list[Record]]:
-    products = by_product(records)
-    for key, events in products.items():
-        assert [e.sequence for e in events] == list(range(1, len(events) + 1)), key
-        assert len({e.partition for e in events}) == 1, f"{key} spans partitions"
-    return products
 
 
 async def test_create_appends_one_cloudevent_and_answers_its_position(
@@ -243,50 +235,6 @@ async def test_a_retried_command_id_returns_the_first_answer_even_after_a_restar
     assert await mutate(http, command, UPDATE, update) == updated
     records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
     assert [r.sequence for r in records] == [1, 2]
-
-
-async def test_sigkill_under_load_loses_no_acknowledged_write_and_restart_continues(
-    command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
-) -> None:
-    ids = [str(uuid.uuid4()) for _ in range(20)]
-    for pid in ids:
-        assert code(await mutate(http, command, CREATE, product_input(id=pid))) is None
-    acknowledged: set[str] = set()
-    refused = 0
-
-    async def writer(worker: int) -> None:
-        nonlocal refused
-        for i in range(1000):
-            try:
-                body = await mutate(
-                    http, command, UPDATE, {"id": ids[(worker + i) % 20], "name": f"w{worker}-{i}"}
-                )
-            except (httpx.HTTPError, AssertionError):
-                return  # the process died under us: no answer, no claim either way
-            if code(body) is None:
-                acknowledged.add(body["data"]["updateProduct"]["eventId"])
-            else:
-                refused += 1
-
-    load = [asyncio.create_task(writer(w)) for w in range(16)]
-    await asyncio.sleep(1.5)
-    command.kill()
-    await asyncio.gather(*load)
-    assert len(acknowledged) > 50
-    records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
-    assert acknowledged <= {r.headers["ce_id"] for r in records}
-    products = assert_gapless(records)
-
-    command.start()
-    for pid in ids:
-        body = await mutate(
-            http,
-            command,
-            UPDATE,
-            {"id": pid, "name": "after restart", "expectedVersion": len(products[pid])},
-        )
-        assert body["data"]["updateProduct"]["version"] == len(products[pid]) + 1, body
-    assert_gapless(await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"]))
 
 
 async def test_a_second_instance_fences_the_first_and_the_log_stays_gapless(

@@ -1,96 +1,23 @@
-"""The projector as a real process against real Kafka and MongoDB: crashes, poison and redelivery."""
+"""The projector as a real process against real Kafka and MongoDB: poison and redelivery.
+
+Crashes of the projector are in tests/faults/test_projector_sigkill.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
-import uuid
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
 from shared.envelope import to_record
 from tests.support.kafka import read_all
 from tests.support.producing import produce
-from tests.support.read_models import (
-    actual_product,
-    actual_stats,
-    expected_product,
-    expected_stats,
-    rounded,
-    wait_for_versions,
-)
+from tests.support.read_models import assert_read_models_equal_fold, wait_for_versions
 from tests.support.services import Service
 from tests.support.strategies import write_side
-
-
-def burst(products: int, events: int, seed: int = 1) -> list[Any]:
-    """Commands whose accepted part makes roughly `events` events over `products` products."""
-    rng = random.Random(seed)
-    ids = [str(uuid.uuid4()) for _ in range(products)]
-    commands: list[Any] = [
-        parse(
-            CreateProduct,
-            {
-                "id": pid,
-                "sku": f"S{i}",
-                "name": f"P{i}",
-                "category": rng.choice(["a", "b", "c"]),
-                "price": {
-                    "amount": f"{rng.randint(1, 999)}.{rng.randint(0, 99):02d}",
-                    "currency": "EUR",
-                },
-            },
-        )
-        for i, pid in enumerate(ids)
-    ]
-    for i in range(events - products):
-        pid = rng.choice(ids)
-        if rng.random() < 0.01:
-            commands.append(parse(DeleteProduct, {"id": pid}))
-        else:
-            commands.append(
-                parse_update(
-                    {
-                        "id": pid,
-                        "name": f"n{i}",
-                        "category": rng.choice(["a", "b", "c", None]),
-                        "price": {"amount": f"{rng.randint(1, 999)}.00", "currency": "EUR"},
-                    }
-                )
-            )
-    return commands
-
-
-async def assert_read_models_equal_fold(
-    db: AsyncDatabase[dict[str, Any]], states: dict[str, Any], log: list[Any]
-) -> None:
-    docs = {d["_id"]: actual_product(d) async for d in db.products.find()}
-    assert docs == {pid: expected_product(s) for pid, s in states.items()}
-    assert await db.product_history.count_documents({}) == len(log)
-    stats = [d async for d in db.category_stats.find()]
-    assert actual_stats(stats) == rounded(expected_stats(list(states.values())))
-
-
-async def test_sigkill_during_a_burst_then_restart_gives_the_fold(
-    isolated_env: dict[str, str], db: AsyncDatabase[dict[str, Any]]
-) -> None:
-    log, states = write_side(burst(products=300, events=5000))
-    await produce(isolated_env, log)
-    projector = Service("projector", {**isolated_env, "PROJECTOR_MAX_BATCH": "200"})
-    rng = random.Random(3)
-    try:
-        for _ in range(3):
-            projector.start()
-            await asyncio.sleep(rng.uniform(0.3, 1.5))
-            projector.kill()
-        projector.start()
-        await wait_for_versions(db, {pid: s.version for pid, s in states.items()})
-        await assert_read_models_equal_fold(db, states, log)
-    finally:
-        projector.stop()
+from tests.support.workload import burst
 
 
 async def test_poison_records_go_to_the_dead_letter_topic_and_good_ones_still_apply(
@@ -105,7 +32,7 @@ async def test_poison_records_go_to_the_dead_letter_topic_and_good_ones_still_ap
     projector = Service("projector", isolated_env).start()
     try:
         await wait_for_versions(db, {pid: s.version for pid, s in states.items()})
-        await assert_read_models_equal_fold(db, states, log)
+        await assert_read_models_equal_fold(db, states, len(log))
         dead = await read_all(kafka_bootstrap, isolated_env["EVENTS_TOPIC"] + ".dlq")
         reasons = sorted(r.headers["dlq_reason"].split(":")[0] for r in dead)
         assert reasons == [
@@ -173,4 +100,4 @@ async def test_consuming_the_whole_log_again_changes_nothing(
         for name in ("products", "product_history", "category_stats")
     }
     assert after == before
-    await assert_read_models_equal_fold(db, states, log)
+    await assert_read_models_equal_fold(db, states, len(log))

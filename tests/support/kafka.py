@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.domain.decider import State, evolve
 from shared.envelope import from_record
@@ -64,11 +65,31 @@ async def read_all(bootstrap: str, topic: str) -> list[Record]:
         await consumer.stop()
 
 
+async def committed_offsets(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """The consumer group's committed offset per partition of `topic` (absent: none yet)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+
+
 def by_product(records: list[Record]) -> dict[str, list[Record]]:
     grouped: dict[str, list[Record]] = {}
     for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         grouped.setdefault(record.key, []).append(record)
     return grouped
+
+
+def assert_gapless(records: list[Record]) -> dict[str, list[Record]]:
+    """Per product: ce_sequence 1, 2, 3 … without gap or duplicate, all in one partition."""
+    products = by_product(records)
+    for key, events in products.items():
+        assert [e.sequence for e in events] == list(range(1, len(events) + 1)), key
+        assert len({e.partition for e in events}) == 1, f"{key} spans partitions"
+    return products
 
 
 def fold(records: list[Record]) -> dict[str, State]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.domain.decider import Product
+from shared.domain.decider import Product, State
 
 
 def expected_product(state: Product) -> dict[str, Any]:
@@ -86,3 +86,15 @@ async def wait_for_versions(
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"projection did not reach the log's versions in {within_s}s: {versions}")
+
+
+async def assert_read_models_equal_fold(
+    db: AsyncDatabase[dict[str, Any]], states: dict[str, State], events: int
+) -> None:
+    """Every read model holds what folding the log's `events` events gives, and nothing else."""
+    products = {pid: state for pid, state in states.items() if state is not None}
+    docs = {d["_id"]: actual_product(d) async for d in db.products.find()}
+    assert docs == {pid: expected_product(state) for pid, state in products.items()}
+    assert await db.product_history.count_documents({}) == events
+    stats = [d async for d in db.category_stats.find()]
+    assert actual_stats(stats) == rounded(expected_stats(list(products.values())))

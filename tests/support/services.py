@@ -54,9 +54,9 @@ class Service:
             self.wait_ready(timeout)
         return self
 
-    def ready(self) -> tuple[int, Any]:
+    def ready(self, timeout: float = 3) -> tuple[int, Any]:
         try:
-            response = httpx.get(f"{self.url}/ready", timeout=3)
+            response = httpx.get(f"{self.url}/ready", timeout=timeout)
         except httpx.HTTPError:
             return 0, None
         return response.status_code, response.json()

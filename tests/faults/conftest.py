@@ -1,0 +1,110 @@
+"""Fixtures of the fault-injection suite, and the hooks that write its outcome table.
+
+Each test records what it checked and measured through `outcome_table`; when a run executed
+every test of this folder and all of them passed, the table in docs/reliability.md is rewritten
+from those rows. A partial run (one file, `-k`, `--lf`, a failure, an interrupt) leaves the
+committed table alone, so it always describes one whole passing run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tests.faults.outcome_table import DOCUMENT, OutcomeTable, Row, replace_table
+from tests.support.private_infra import PrivateKafka, PrivateMongo
+
+HERE = Path(__file__).resolve().parent
+
+_rows: dict[str, list[Row]] = {}  # test node id -> its rows, in the order recorded
+_passed: set[str] = set()
+_failed: set[str] = set()
+_deselected: set[str] = set()
+_verdict: list[str] = []
+
+
+@pytest.fixture
+def private_kafka(isolated_env: dict[str, str]) -> Iterator[PrivateKafka]:
+    """A broker of the test's own, to stop and start; the test's topic exists on it."""
+    kafka = PrivateKafka(isolated_env["EVENTS_TOPIC"])
+    try:
+        kafka.start()
+        yield kafka
+    finally:
+        kafka.remove()
+
+
+@pytest.fixture
+def private_mongo(isolated_env: dict[str, str]) -> Iterator[PrivateMongo]:
+    """A one-member replica set of the test's own, to stop and start."""
+    mongo = PrivateMongo()
+    try:
+        mongo.start()
+        yield mongo
+    finally:
+        mongo.remove()
+
+
+@pytest.fixture
+async def private_db(
+    private_mongo: PrivateMongo, isolated_env: dict[str, str]
+) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """The test's read-model database on its private MongoDB (removed with the server)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        private_mongo.url, tz_aware=True, serverSelectionTimeoutMS=30_000
+    )
+    yield client[isolated_env["MONGODB_DATABASE"]]
+    await client.close()
+
+
+@pytest.fixture
+def outcome_table(request: pytest.FixtureRequest) -> OutcomeTable:
+    return OutcomeTable(_rows.setdefault(request.node.nodeid, []))
+
+
+def _ours(path: Path | str) -> bool:
+    return Path(path).resolve().is_relative_to(HERE)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    _deselected.update(item.nodeid for item in items if _ours(item.path))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if not _ours(report.fspath):
+        return
+    if report.failed:
+        _failed.add(report.nodeid)
+    elif report.when == "call" and report.passed:
+        _passed.add(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    items = [item for item in session.items if _ours(item.path)]
+    files = {Path(item.path).resolve() for item in items}
+    if files != set(HERE.glob("test_*.py")) or _deselected:
+        _verdict[:] = ["not rewritten: only part of tests/faults was selected"]
+    elif _failed or not {item.nodeid for item in items} <= _passed:
+        _verdict[:] = ["not rewritten: not every test of tests/faults passed"]
+    else:
+        rows = [row for item in items for row in _rows.get(item.nodeid, [])]
+        old = DOCUMENT.read_text(encoding="utf-8")
+        try:
+            new = replace_table(old, rows)
+        except ValueError as exc:  # tests/unit/test_outcome_table.py fails on this too
+            _verdict[:] = [f"not rewritten: {exc}"]
+            return
+        if new != old:
+            DOCUMENT.write_text(new, encoding="utf-8")
+        _verdict[:] = [f"rewritten from this run: {len(rows)} rows from {len(items)} tests"]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _verdict:
+        terminalreporter.section("fault outcome table")
+        terminalreporter.write_line(f"{DOCUMENT.relative_to(HERE.parents[1])}: {_verdict[0]}")
