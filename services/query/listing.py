@@ -17,13 +17,14 @@ from bson.decimal128 import Decimal128
 from pymongo import ASCENDING, DESCENDING
 
 from services.query.cursors import Cursor, decode, encode
+from shared.domain.commands import MAX_CATEGORY, MAX_NAME, MAX_TAG
 from shared.domain.errors import InvalidInput
 from shared.domain.money import minor_unit
 
 Document = dict[str, Any]
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
-MAX_NAME_FILTER = 200
+MAX_NAME_FILTER = MAX_NAME
 _AMOUNT = re.compile(r"^\d{1,18}(?:\.\d{1,18})?$")
 
 
@@ -101,9 +102,9 @@ def conditions(filter: Document) -> Document:
     """The MongoDB filter for a ProductFilter; tombstones are always excluded."""
     match: Document = {"deleted": False}
     if filter.get("category") is not None:
-        match["category"] = filter["category"]
+        match["category"] = _bounded("filter.category", filter["category"], MAX_CATEGORY)
     if filter.get("tag") is not None:
-        match["tags"] = filter["tag"]
+        match["tags"] = _bounded("filter.tag", filter["tag"], MAX_TAG)
     name = filter.get("nameContains")
     if name:
         if len(name) > MAX_NAME_FILTER:
@@ -119,6 +120,13 @@ def conditions(filter: Document) -> Document:
     if bounds:
         match["price.amount"] = bounds
     return match
+
+
+def _bounded(field: str, value: str, limit: int) -> str:
+    """No stored product can match a value longer than the write side allows: refuse it."""
+    if len(value) > limit:
+        raise InvalidInput(field, f"at most {limit} characters")
+    return value
 
 
 def _currency(value: str) -> str:

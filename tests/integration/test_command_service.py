@@ -13,6 +13,7 @@ import httpx
 import orjson
 import pytest
 
+from tests.support import auth
 from tests.support.kafka import Record, by_product, read_all
 from tests.support.services import Service, graphql
 
@@ -79,6 +80,8 @@ async def test_create_appends_one_cloudevent_and_answers_its_position(
         "ce_specversion": "1.0",
         "ce_id": answer["eventId"],
         "ce_source": "/catalog/command-service",
+        "ce_authtype": "app_user",
+        "ce_authid": "test-user",
         "ce_type": "catalog.ProductCreated.v2",
         "ce_time": "",
         "ce_subject": answer["id"],
@@ -106,7 +109,7 @@ async def test_correlation_id_of_the_request_travels_with_the_event(
     response = await http.post(
         command.graphql_url,
         json={"query": CREATE, "variables": {"input": product_input()}},
-        headers={"X-Correlation-ID": "trace-42"},
+        headers={"X-Correlation-ID": "trace-42", **auth.headers()},
     )
     assert response.headers["X-Correlation-ID"] == "trace-42"
     records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])

@@ -112,3 +112,16 @@ async def test_browsers_get_the_graphiql_explorer(http: httpx.AsyncClient) -> No
     page = await http.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "graphiql" in page.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("field", "limit"), [("category", 100), ("tag", 50), ("nameContains", 200)]
+)
+async def test_filter_strings_are_bounded_like_the_write_side(
+    http: httpx.AsyncClient, field: str, limit: int
+) -> None:
+    query = "query($f: ProductFilter) { products(filter: $f) { totalCount } }"
+    assert error_codes(await gql(http, query, f={field: "x" * limit})) == []
+    body = await gql(http, query, f={field: "x" * (limit + 1)})
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == f"filter.{field}"
