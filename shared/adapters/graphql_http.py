@@ -180,9 +180,10 @@ class QueryCache:
     graphql-core walks the whole document with ~30 validation rules every time: under load that
     was two thirds of each service's CPU (bench/RESULTS.md). A document depends only on its
     text, and the spec's rules only on (schema, document), so both results can be kept. Rules
-    of our own (depth, cost) may depend on the request's variables, so they still run on every
-    request, alone. A failing document is never kept, and the whole validation runs again,
-    so errors are exactly graphql-core's. Bounded LRUs, and only texts up to
+    of our own (depth, cost) may depend on the request's variables; a service that wants their
+    result kept too hands out the same rule classes for requests they judge alike, since the
+    classes are part of the key. A failing document is never kept, and the whole validation
+    runs again, so errors are exactly graphql-core's. Bounded LRUs, and only texts up to
     `max_query_chars`, so many distinct or huge queries cannot make it grow without bound.
     """
 
@@ -190,7 +191,7 @@ class QueryCache:
         self._size = size
         self._max_chars = max_query_chars
         self._documents: OrderedDict[str, DocumentNode] = OrderedDict()
-        self._valid: OrderedDict[tuple[int, int], DocumentNode] = OrderedDict()
+        self._valid: OrderedDict[tuple[Any, ...], DocumentNode] = OrderedDict()
 
     def parse(self, _context: Any, data: dict[str, Any]) -> DocumentNode:
         query: str = data["query"]
@@ -212,15 +213,21 @@ class QueryCache:
         type_info: TypeInfo | None = None,  # ariadne's signature; graphql-core 3.3 has none
     ) -> list[GraphQLError]:
         rules = tuple(rules) if rules is not None else specified_rules
-        own = [rule for rule in rules if rule not in _SPEC_RULES]
+        own = tuple(rule for rule in rules if rule not in _SPEC_RULES)
         # Keyed by identity: the entry holds the document, so its id cannot be reused meanwhile.
         key = (id(schema), id(document_ast))
+        own_key = (*key, *own)
         if self._valid.get(key) is document_ast:
             self._valid.move_to_end(key)
-            return validate(schema, document_ast, own, max_errors) if own else []
-        errors = validate(schema, document_ast, rules, max_errors)
-        if not errors:
-            _remember(self._valid, key, document_ast, self._size)
+            if not own or self._valid.get(own_key) is document_ast:
+                return []
+            errors = validate(schema, document_ast, own, max_errors)
+        else:
+            errors = validate(schema, document_ast, rules, max_errors)
+            if not errors:
+                _remember(self._valid, key, document_ast, self._size)
+        if not errors and own:
+            _remember(self._valid, own_key, document_ast, self._size)
         return errors
 
 

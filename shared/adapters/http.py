@@ -78,7 +78,9 @@ class BodyLimit:
     """Answers 413 to a request body over `limit` bytes, without reading more of it.
 
     A declared Content-Length over the limit is refused before the app runs; a chunked body is
-    counted as it arrives and the app's reading is cut off at the limit. Either way the service
+    counted as it arrives and the app's reading is cut off at the limit. (Starlette's own
+    limit, FastAPI's `max_body_size`, answers a declared oversize with a fixed plain-text body
+    that cannot be given the GraphQL error shape, so this one is ours.) Either way the service
     never buffers more than `limit` bytes of one request: once the answer is sent, uvicorn
     drops the rest of the body as it arrives, so the client reads its 413 instead of a reset.
     """

@@ -25,6 +25,9 @@ async def test_the_cost_counts_first_from_variables(http: httpx.AsyncClient) -> 
     query = f"query($n: Int) {{ {pages} }}"
     assert error_codes(await gql(http, query, n=100)) == ["BAD_USER_INPUT"]
     assert error_codes(await gql(http, query, n=10)) == []
+    # The parse/validation cache remembers that the document passed with n=10, not for any n.
+    assert error_codes(await gql(http, query, n=10)) == []
+    assert error_codes(await gql(http, query, n=100)) == ["BAD_USER_INPUT"]
 
 
 async def test_an_ordinary_page_is_well_within_the_limits(http: httpx.AsyncClient) -> None:
