@@ -14,7 +14,7 @@ from services.command.event_store import EventStore
 from services.command.graphql import build_schema
 from services.command.processor import CommandProcessor
 from services.command.write_model import WriteModel
-from shared.adapters.graphql_http import context, format_error, mount_graphql
+from shared.adapters.graphql_http import HTTPHandler, context, format_error, mount_graphql
 from shared.adapters.http import service_app
 from shared.settings import CommandSettings
 
@@ -56,6 +56,11 @@ def create_app(settings: CommandSettings | None = None) -> FastAPI:
         }
 
     app = service_app("catalog command service", ready, lifespan)
-    graphql = GraphQL(build_schema(processor), context_value=context, error_formatter=format_error)
+    graphql = GraphQL(
+        build_schema(processor),
+        context_value=context,
+        error_formatter=format_error,
+        http_handler=HTTPHandler(),
+    )
     mount_graphql(app, graphql)
     return app

@@ -18,7 +18,7 @@ from services.query.change_feed import ChangeFeed
 from services.query.graphql import build_schema
 from services.query.read_models import ReadModels
 from shared.adapters import mongo
-from shared.adapters.graphql_http import context, format_error, mount_graphql
+from shared.adapters.graphql_http import HTTPHandler, context, format_error, mount_graphql
 from shared.adapters.http import service_app
 from shared.settings import QuerySettings
 
@@ -71,6 +71,7 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
         context_value=context,
         error_formatter=format_error,
         validation_rules=limits.validation_rules,
+        http_handler=HTTPHandler(),
         websocket_handler=GraphQLTransportWSHandler(),
         explorer=ExplorerGraphiQL(title="Catalog query service", default_query=EXAMPLE),
     )

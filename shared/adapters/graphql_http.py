@@ -13,10 +13,13 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import orjson
 from ariadne import load_schema_from_path
 from ariadne.asgi import GraphQL
+from ariadne.asgi.handlers import GraphQLHTTPHandler
+from ariadne.exceptions import HttpBadRequestError
 from asgi_correlation_id import correlation_id
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from graphql import (
     ASTValidationRule,
     DocumentNode,
@@ -34,6 +37,30 @@ from shared.domain.errors import DomainError
 log = logging.getLogger(__name__)
 Info: TypeAlias = "GraphQLResolveInfo[Any]"
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
+
+
+class HTTPHandler(GraphQLHTTPHandler):
+    """ariadne's HTTP handler, refusing with a 400 what it used to answer with a 500.
+
+    - The body is parsed with orjson. The standard library's parser (ariadne's) raises
+      RecursionError on JSON nested a few thousand levels deep, which ariadne does not catch;
+      orjson stops at 1024 levels with a decode error. orjson also refuses lone surrogates
+      ("\\ud800"): valid JSON escapes, but not Unicode text, so they cannot be encoded as UTF-8
+      for MongoDB, Kafka or the response and failed wherever they went first.
+    - multipart/form-data (GraphQL file uploads) is refused: no schema here takes an Upload,
+      and ariadne would need python-multipart, which is not installed, to parse one.
+    """
+
+    async def extract_data_from_json_request(self, request: Request) -> Any:
+        try:
+            return orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise HttpBadRequestError(f"Request body is not valid JSON: {exc}") from None
+
+    async def extract_data_from_multipart_request(self, request: Request) -> dict[str, Any]:
+        raise HttpBadRequestError(
+            "multipart/form-data is not supported: this endpoint takes no file uploads"
+        )
 
 
 def load_sdl(name: str) -> str:
@@ -134,8 +161,11 @@ def mount_graphql(app: FastAPI, graphql: GraphQL) -> None:
     """Serve the endpoint at exactly /graphql for HTTP and WebSocket (no redirect to /graphql/).
 
     Every service's handlers also get a QueryCache for parsing and validation, unless the
-    service configured a parser or validator of its own.
+    service configured a parser or validator of its own. The HTTP handler must be an
+    HTTPHandler (or a subclass), so that no service answers malformed bodies with a 500.
     """
+    if not isinstance(graphql.http_handler, HTTPHandler):
+        raise TypeError("create the GraphQL app with http_handler=HTTPHandler()")
     cache = QueryCache()
     for handler in (graphql.http_handler, graphql.websocket_handler):
         if handler.query_parser is None and handler.query_validator is None:
