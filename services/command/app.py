@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from ariadne.asgi import GraphQL
 from fastapi import FastAPI
 
+from services.command import limits
 from services.command.event_store import EventStore
 from services.command.graphql import build_schema
 from services.command.processor import CommandProcessor
@@ -60,6 +61,7 @@ def create_app(settings: CommandSettings | None = None) -> FastAPI:
         build_schema(processor),
         context_value=context,
         error_formatter=format_error,
+        validation_rules=[limits.MUTATION_LIMIT],
         http_handler=HTTPHandler(),
     )
     mount_graphql(app, graphql)
