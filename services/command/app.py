@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from ariadne.explorer import ExplorerGraphiQL
 from fastapi import FastAPI
 
+from services.command import limits
 from services.command.event_store import EventStore
-from services.command.graphql import VALIDATION_RULES, build_schema
+from services.command.graphql import build_schema
 from services.command.processor import CommandProcessor
 from services.command.write_model import WriteModel
 from shared.adapters import auth
@@ -73,6 +74,6 @@ def create_app(settings: CommandSettings | None = None) -> FastAPI:
         settings,
         verifier=verifier,
         explorer=explorer,
-        validation_rules=VALIDATION_RULES,
+        validation_rules=[limits.MUTATION_LIMIT],
     )
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from typing import Any
 
 from bson.decimal128 import Decimal128
@@ -109,7 +109,10 @@ def conditions(filter: Document) -> Document:
     if name:
         if len(name) > MAX_NAME_FILTER:
             raise InvalidInput("filter.nameContains", f"at most {MAX_NAME_FILTER} characters")
-        match["name"] = {"$regex": re.escape(name), "$options": "i"}
+        # re.escape leaves NUL as it is, and MongoDB refuses a pattern with a NUL byte in it;
+        # names may contain one, so it is searched for as the escape \x00.
+        pattern = re.escape(name).replace("\x00", "\\x00")
+        match["name"] = {"$regex": pattern, "$options": "i"}
     if filter.get("currency") is not None:
         match["price.currency"] = _currency(filter["currency"])
     bounds: Document = {}
@@ -143,4 +146,7 @@ def _amount(field: str, value: str) -> Decimal128:
     text = value.strip()
     if not _AMOUNT.match(text):
         raise InvalidInput(field, "must be a non-negative decimal string such as '12.50'")
-    return Decimal128(Decimal(text))
+    try:
+        return Decimal128(Decimal(text))
+    except DecimalException:  # Inexact: more digits than Decimal128's 34
+        raise InvalidInput(field, "has more than 34 significant digits") from None

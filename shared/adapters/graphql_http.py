@@ -17,9 +17,11 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any, TypeAlias
 
+import orjson
 from ariadne import load_schema_from_path
 from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLHTTPHandler, GraphQLTransportWSHandler
+from ariadne.exceptions import HttpBadRequestError
 from ariadne.explorer import ExplorerGraphiQL, ExplorerHttp405
 from ariadne.types import GraphQLResult, ValidationRules
 from asgi_correlation_id import correlation_id
@@ -48,6 +50,30 @@ from shared.settings import HttpSettings
 log = logging.getLogger(__name__)
 Info: TypeAlias = "GraphQLResolveInfo[Any]"
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
+
+
+class HTTPHandler(GraphQLHTTPHandler):
+    """ariadne's HTTP handler, refusing with a 400 what it used to answer with a 500.
+
+    - The body is parsed with orjson. The standard library's parser (ariadne's) raises
+      RecursionError on JSON nested a few thousand levels deep, which ariadne does not catch;
+      orjson stops at 1024 levels with a decode error. orjson also refuses lone surrogates
+      ("\\ud800"): valid JSON escapes, but not Unicode text, so they cannot be encoded as UTF-8
+      for MongoDB, Kafka or the response and failed wherever they went first.
+    - multipart/form-data (GraphQL file uploads) is refused: no schema here takes an Upload,
+      and ariadne would need python-multipart, which is not installed, to parse one.
+    """
+
+    async def extract_data_from_json_request(self, request: Request) -> Any:
+        try:
+            return orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise HttpBadRequestError(f"Request body is not valid JSON: {exc}") from None
+
+    async def extract_data_from_multipart_request(self, request: Request) -> dict[str, Any]:
+        raise HttpBadRequestError(
+            "multipart/form-data is not supported: this endpoint takes no file uploads"
+        )
 
 
 def load_sdl(name: str) -> str:
@@ -99,7 +125,7 @@ def _error_body(code: str, message: str, **extensions: Any) -> dict[str, Any]:
     return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
 
 
-class _HTTPHandler(GraphQLHTTPHandler):
+class _HTTPHandler(HTTPHandler):
     """Checks the bearer token before a POST is even read, and bounds each execution in time.
 
     A refused token answers 401 before the body is parsed, so an unauthenticated caller gets no
