@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.settings import HttpSettings
 
 ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
+MAX_CORRELATION_ID = 128
 CORRELATION_HEADER = "X-Correlation-ID"
 # FastAPI's native OpenTelemetry support looks for configured providers on every request (three
 # os.environ lookups), which was ~9% of the command service's CPU under load (bench/RESULTS.md).
@@ -27,6 +28,16 @@ CORRELATION_HEADER = "X-Correlation-ID"
 # whoever wires OpenTelemetry in turns these back on.
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 log = logging.getLogger(__name__)
+
+
+def valid_correlation_id(value: str) -> bool:
+    """A client's correlation id is kept if it is short printable ASCII (a trace id, a UUID).
+
+    It is written into every event's `ce_correlationid`, in a log kept forever, so anything
+    else (a 60 KB header, control characters) is replaced by a generated id, which the
+    response's X-Correlation-ID header then tells the client.
+    """
+    return 0 < len(value) <= MAX_CORRELATION_ID and value.isascii() and value.isprintable()
 
 
 def service_app(
@@ -46,7 +57,9 @@ def service_app(
         openapi_url=None,
         telemetry=NO_TELEMETRY,
     )
-    app.add_middleware(CorrelationIdMiddleware, header_name=CORRELATION_HEADER, validator=None)
+    app.add_middleware(
+        CorrelationIdMiddleware, header_name=CORRELATION_HEADER, validator=valid_correlation_id
+    )
 
     @app.get("/health")
     async def health() -> dict[str, str]:

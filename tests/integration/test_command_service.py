@@ -112,8 +112,20 @@ async def test_correlation_id_of_the_request_travels_with_the_event(
         headers={"X-Correlation-ID": "trace-42", **auth.headers()},
     )
     assert response.headers["X-Correlation-ID"] == "trace-42"
+    # An id the log should not keep forever (too long, control characters) is replaced.
+    replaced = []
+    for bad in ("x" * 129, "tab\there"):
+        response = await http.post(
+            command.graphql_url,
+            json={"query": CREATE, "variables": {"input": product_input(sku=f"S{len(bad)}")}},
+            headers={"X-Correlation-ID": bad, **auth.headers()},
+        )
+        assert response.json()["data"]["createProduct"]["version"] == 1
+        generated = response.headers["X-Correlation-ID"]
+        assert generated != bad and 0 < len(generated) <= 128
+        replaced.append(generated)
     records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
-    assert [r.headers["ce_correlationid"] for r in records] == ["trace-42"]
+    assert sorted(r.headers["ce_correlationid"] for r in records) == sorted(["trace-42", *replaced])
 
 
 async def test_errors_have_codes_and_write_nothing(
