@@ -1,7 +1,7 @@
 # Developer entry points. The stack runs on Docker Compose when a Docker engine is reachable,
 # otherwise natively from infra/native (state in .run/: tools, data, logs, pids).
 .DEFAULT_GOAL := help
-.PHONY: help up down logs clean distclean install test lint rebuild bench
+.PHONY: help up down logs clean distclean install test fuzz lint audit rebuild bench
 
 UV := infra/native/uv.sh
 RUN_DIR := $(or $(RUN_DIR),.run)
@@ -34,6 +34,12 @@ install: ## create .venv from uv.lock (installs uv 0.13.9 with pip if missing)
 
 test: install lint ## lint, then run the whole test suite against real Kafka and MongoDB
 	$(UV) run --frozen pytest
+
+fuzz: install ## fuzz both GraphQL endpoints: thousands of generated cases, a new random seed each run
+	FUZZ_PROFILE=thorough $(UV) run --frozen pytest tests/fuzz --timeout 3600 --hypothesis-show-statistics
+
+audit: install ## pip-audit of every locked dependency (AUDIT_REQUIRED=1: fail if it cannot run)
+	$(UV) run --frozen python infra/audit.py
 
 lint: ## ruff check, ruff format --check, mypy
 	$(UV) run --frozen ruff check .

@@ -17,10 +17,17 @@ class GraphQLError(RuntimeError):
 
 
 async def call(
-    session: aiohttp.ClientSession, url: str, query: str, variables: dict[str, Any]
+    session: aiohttp.ClientSession,
+    url: str,
+    query: str,
+    variables: dict[str, Any],
+    token: str | None = None,
 ) -> dict[str, Any]:
     body = orjson.dumps({"query": query, "variables": variables})
-    async with session.post(url, data=body, headers={"content-type": "application/json"}) as r:
+    headers = {"content-type": "application/json"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    async with session.post(url, data=body, headers=headers) as r:
         payload = orjson.loads(await r.read())
     if payload.get("errors"):
         raise GraphQLError(str(payload["errors"])[:500])

@@ -9,15 +9,21 @@ smaller so the whole run takes a few minutes; the measurements are the same.
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from shared.adapters.auth import issue
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = ROOT / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
 TOPIC_PREFIX = "catalog-bench."
 DB_PREFIX = "catalog_bench"
+# The bench's service instances verify tokens signed with a secret of this run; every request
+# the bench sends to them (and, for fairness, to the baseline) carries TOKEN.
+JWT_SECRET = secrets.token_urlsafe(48)
 
 
 def _flag(name: str) -> bool:
@@ -83,6 +89,10 @@ class Config:
     def run_dir(self) -> Path:
         """Pids and logs of the bench's service instances (infra/native/services.sh RUN_DIR)."""
         return ROOT / ".run" / "bench"
+
+    @property
+    def token(self) -> str:
+        return issue(JWT_SECRET, "bench", 86_400)
 
     def url(self, service: str, path: str = "/graphql") -> str:
         return f"http://127.0.0.1:{self.ports[service]}{path}"

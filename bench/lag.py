@@ -63,6 +63,7 @@ async def ours(config: Config, catalog: list[str]) -> dict[str, Any]:
     lag, write, errors, timeouts = Latencies(), Latencies(), [], []
     ids = random.sample(catalog, min(len(catalog), int(config.lag_rate * (config.lag_seconds + 3))))
     command, query = config.url("command"), config.url("query")
+    token = config.token
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -73,7 +74,11 @@ async def ours(config: Config, catalog: list[str]) -> dict[str, Any]:
             try:
                 sent = time.perf_counter()
                 data = await call(
-                    session, command, UPDATE, {"in": {"id": product_id, "price": price}}
+                    session,
+                    command,
+                    UPDATE,
+                    {"in": {"id": product_id, "price": price}},
+                    token,
                 )
                 answered = time.perf_counter()
                 version = data["updateProduct"]["version"]

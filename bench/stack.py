@@ -17,7 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.config import ROOT, Config
+from bench.config import JWT_SECRET, ROOT, Config
 
 SERVICES = ("command", "projector", "query")
 
@@ -36,6 +36,7 @@ def service_env(config: Config) -> dict[str, str]:
         "COMMAND_TRANSACTIONAL_ID": "catalog-bench-command",
         "PROJECTOR_GROUP_ID": config.projector_group,
         "PROJECTOR_INSTANCE_ID": "catalog-bench-projector-1",
+        "JWT_SECRET": JWT_SECRET,
     }
 
 

@@ -7,6 +7,40 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NATIVE=$ROOT/infra/native
 cd "$ROOT"
 
+run_dir=${RUN_DIR:-$ROOT/.run}
+mkdir -p "$run_dir"
+
+# The command endpoint verifies bearer tokens. Unless JWT_SECRET or JWT_PUBLIC_KEY is set, the
+# development stack signs with a secret generated once into $run_dir/dev-secret, and every
+# `make up` writes a fresh 30-day token for the subject "developer" to $run_dir/dev-token.
+dev_credentials() {
+  if [[ -z ${JWT_SECRET:-}${JWT_PUBLIC_KEY:-} ]]; then
+    if [[ ! -s $run_dir/dev-secret ]]; then
+      (umask 077 && "$ROOT/.venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))' \
+        >"$run_dir/dev-secret")
+    fi
+    JWT_SECRET=$(<"$run_dir/dev-secret")
+    export JWT_SECRET
+  fi
+  if [[ -n ${JWT_SECRET:-} ]]; then
+    (umask 077 && cd "$ROOT" && .venv/bin/python -c \
+      'import os; from shared.adapters.auth import issue; print(issue(os.environ["JWT_SECRET"], "developer", 30 * 86400))' \
+      >"$run_dir/dev-token")
+  fi
+}
+
+token_help() {
+  echo
+  if [[ -s $run_dir/dev-token && -z ${JWT_PUBLIC_KEY:-} ]]; then
+    echo "Mutations need a bearer token; a development one (subject \"developer\", 30 days) is in"
+    echo "  $run_dir/dev-token"
+    echo "e.g.  curl -H \"Authorization: Bearer \$(cat $run_dir/dev-token)\" -H 'content-type: application/json' \\"
+    echo "        -d '{\"query\":\"{ ping }\"}' http://127.0.0.1:${COMMAND_PORT:-8001}/graphql"
+  else
+    echo "Mutations need a bearer token signed by the key in JWT_PUBLIC_KEY (RS256)."
+  fi
+}
+
 endpoints() {
   local logs=$1 kafka=$2 mongo=$3
   echo
@@ -19,16 +53,19 @@ endpoints() {
     "logs" "$logs"
 }
 
+"$NATIVE/uv.sh" sync --frozen --quiet
+dev_credentials
+
 if [[ $("$ROOT/infra/mode.sh") == docker ]]; then
   docker compose up -d --build --wait
   endpoints "docker compose logs -f (make logs)" "" ""
+  token_help
   exit
 fi
 
-"$NATIVE/uv.sh" sync --frozen --quiet
 "$NATIVE/kafka.sh" start
 "$NATIVE/mongo.sh" start
 "$NATIVE/services.sh" start
-run_dir=${RUN_DIR:-$ROOT/.run}
 endpoints "$run_dir/logs/{kafka,mongo,command,projector,query}.log (make logs)" \
   "$("$NATIVE/kafka.sh" version)" "$("$NATIVE/mongo.sh" version)"
+token_help

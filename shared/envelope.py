@@ -4,6 +4,10 @@ The record key is the product id, so all events of a product share one partition
 their order. Attributes travel as `ce_*` headers and the value is the event's JSON data, so a
 consumer that knows nothing of this code (kcat, a Java service) can still route and read it.
 
+Who asked for the event travels in the CloudEvents Auth Context extension: `ce_authtype`
+(`app_user`: a caller authenticated by a bearer token) and `ce_authid` (the token's `sub`).
+Records written before authentication existed carry neither.
+
 `ce_type` names the event type and its schema version (`catalog.ProductCreated.v2`). Records are
 written in the latest version of their type; reading accepts every version ever written and
 upcasts it (shared/domain/upcasting.py), so the command service's fold and the projector both
@@ -26,6 +30,7 @@ from shared.domain.upcasting import UnknownEventType, UnsupportedVersion, model_
 SPEC_VERSION = "1.0"
 SOURCE = "/catalog/command-service"
 TYPE_PREFIX = "catalog."
+AUTH_TYPE = "app_user"  # CloudEvents Auth Context: an end user of the application
 Headers = list[tuple[str, bytes]]
 
 
@@ -40,6 +45,7 @@ class Envelope:
     causation_id: str
     correlation_id: str
     source: str = SOURCE
+    auth_id: str | None = None
 
     @property
     def product_id(self) -> str:
@@ -74,7 +80,11 @@ def ce_type(event_class: type[Event]) -> str:
 
 
 def new_envelope(
-    event: ProductEvent, sequence: int, causation_id: str, correlation_id: str
+    event: ProductEvent,
+    sequence: int,
+    causation_id: str,
+    correlation_id: str,
+    auth_id: str | None = None,
 ) -> Envelope:
     return Envelope(
         event=event,
@@ -83,6 +93,7 @@ def new_envelope(
         time=datetime.now(UTC),
         causation_id=causation_id,
         correlation_id=correlation_id,
+        auth_id=auth_id,
     )
 
 
@@ -100,6 +111,9 @@ def to_record(envelope: Envelope) -> tuple[bytes, bytes, Headers]:
         "ce_correlationid": envelope.correlation_id,
         "ce_causationid": envelope.causation_id,
     }
+    if envelope.auth_id is not None:
+        attributes["ce_authtype"] = AUTH_TYPE
+        attributes["ce_authid"] = envelope.auth_id
     headers = [(name, value.encode()) for name, value in attributes.items()]
     key = envelope.product_id.encode()
     return key, orjson.dumps(envelope.event.data()), headers
@@ -153,6 +167,7 @@ def from_record(key: bytes | None, value: bytes | None, headers: Any) -> Envelop
         causation_id=attrs.get("ce_causationid", ""),
         correlation_id=attrs.get("ce_correlationid", ""),
         source=attrs.get("ce_source", ""),
+        auth_id=attrs.get("ce_authid"),
     )
 
 

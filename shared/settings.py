@@ -5,6 +5,7 @@ Every service reads the same names so that one `.env` (or one compose file) conf
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,8 +26,32 @@ class InfraSettings(BaseSettings):
         return f"{self.events_topic}.dlq"
 
 
-class CommandSettings(InfraSettings):
+class HttpSettings(InfraSettings):
+    """The GraphQL services' HTTP edge: who may call, how much, how long, how much is shown."""
+
     host: str = "127.0.0.1"
+    # Production mode turns off introspection and the GraphiQL explorer and takes CORS origins
+    # only from CORS_ORIGINS. Errors never carry stack traces and logs are JSON in both modes.
+    production_mode: bool = False
+    # Comma-separated origins allowed by CORS; unset means "*" in development, none in production.
+    cors_origins: str | None = None
+    # Bearer tokens (JWT): HS256 with a shared secret, or RS256 with a PEM public key. The command
+    # service refuses to start with neither; the query service checks them only when asked to.
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    max_request_bytes: int = 262_144
+    request_timeout_s: float = 15.0
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        if self.cors_origins is None:
+            return [] if self.production_mode else ["*"]
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+
+class CommandSettings(HttpSettings):
     command_port: int = 8001
     # Kafka transactional id: every instance configured with the same id fences the older one,
     # which is how the stack keeps exactly one writer per topic.
@@ -45,7 +70,8 @@ class ProjectorSettings(InfraSettings):
     projector_max_batch: int = 2000
 
 
-class QuerySettings(InfraSettings):
-    host: str = "127.0.0.1"
+class QuerySettings(HttpSettings):
     query_port: int = 8002
+    # The read side is open by default; with this set, queries and subscriptions need a token.
+    query_auth_required: bool = False
     min_version_timeout_s: float = 5.0

@@ -2,6 +2,11 @@
 -- JSON report of wrk's latency histogram written to $BENCH_REPORT for bench/wrk.py to read.
 -- A response is a failure when its status is not 200 or it carries GraphQL "errors".
 
+-- The bench's services require a bearer token; the baseline gets the same header.
+if os.getenv("BENCH_TOKEN") then
+  wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")
+end
+
 local threads = {}
 local next_id = 0
 local PERCENTILES = {50, 75, 90, 95, 99, 99.9, 99.99, 100}

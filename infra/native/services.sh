@@ -13,6 +13,11 @@ NAMES=(command projector query)
 declare -A PORT=([command]=${COMMAND_PORT:-8001} [query]=${QUERY_PORT:-8002} [projector]=${PROJECTOR_PORT:-8003})
 export KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${KAFKA_PORT:-9092}}
 export MONGODB_URL=${MONGODB_URL:-mongodb://127.0.0.1:${MONGO_PORT:-27017}/?replicaSet=rs0}
+# The development signing secret infra/up.sh generated, unless a key is configured.
+if [[ -z ${JWT_SECRET:-}${JWT_PUBLIC_KEY:-} && -s $RUN_DIR/dev-secret ]]; then
+  JWT_SECRET=$(<"$RUN_DIR/dev-secret")
+  export JWT_SECRET
+fi
 
 # ready NAME: does GET /ready answer 2xx?
 ready() {

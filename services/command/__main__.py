@@ -5,4 +5,4 @@ from shared.settings import CommandSettings
 
 settings = CommandSettings()
 configure_logging("command", settings.log_level)
-serve(create_app(settings), settings.host, settings.command_port)
+serve(create_app(settings), settings.host, settings.command_port, settings.max_request_bytes)

@@ -7,20 +7,31 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 
-from ariadne.asgi import GraphQL
+from ariadne.explorer import ExplorerGraphiQL
 from fastapi import FastAPI
 
+from services.command import limits
 from services.command.event_store import EventStore
 from services.command.graphql import build_schema
 from services.command.processor import CommandProcessor
 from services.command.write_model import WriteModel
-from shared.adapters.graphql_http import context, format_error, mount_graphql
+from shared.adapters import auth
+from shared.adapters.graphql_http import mount_graphql
 from shared.adapters.http import service_app
 from shared.settings import CommandSettings
 
 
 def create_app(settings: CommandSettings | None = None) -> FastAPI:
     settings = settings or CommandSettings()
+    try:
+        verifier = auth.verifier(settings)
+    except (ValueError, OSError) as exc:
+        raise SystemExit(f"bad token-verification settings: {exc}") from None
+    if verifier is None:
+        raise SystemExit(
+            "the command service needs JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256) to verify "
+            "bearer tokens; `make up` generates a development secret in .run/dev-secret"
+        )
     store = EventStore(settings, WriteModel())
     processor = CommandProcessor(
         store.model,
@@ -56,6 +67,13 @@ def create_app(settings: CommandSettings | None = None) -> FastAPI:
         }
 
     app = service_app("catalog command service", ready, lifespan)
-    graphql = GraphQL(build_schema(processor), context_value=context, error_formatter=format_error)
-    mount_graphql(app, graphql)
+    explorer = ExplorerGraphiQL(title="Catalog command service")
+    mount_graphql(
+        app,
+        build_schema(processor),
+        settings,
+        verifier=verifier,
+        explorer=explorer,
+        validation_rules=[limits.MUTATION_LIMIT],
+    )
     return app

@@ -9,7 +9,7 @@ from graphql import GraphQLSchema
 
 from services.command.processor import CommandProcessor
 from services.command.write_model import Answer
-from shared.adapters.graphql_http import Info, load_sdl
+from shared.adapters.graphql_http import Info, load_sdl, principal
 from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
 
 
@@ -34,7 +34,8 @@ def build_schema(processor: CommandProcessor) -> GraphQLSchema:
         return await _run(info, parse(DeleteProduct, input))
 
     async def _run(info: Info, command: Any) -> dict[str, Any]:
-        answer = await processor.handle(command, info.context["correlation_id"])
+        caller = principal(info)
+        answer = await processor.handle(command, info.context["correlation_id"], caller.subject)
         return _result(answer)
 
     return make_executable_schema(load_sdl("command.graphql"), query, mutation)

@@ -50,6 +50,7 @@ Resync = Callable[[], Awaitable[None]]
 class _Pending:
     command: AnyCommand
     correlation_id: str
+    actor: str
     future: asyncio.Future[Answer] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -73,13 +74,16 @@ class CommandProcessor:
     def healthy(self) -> bool:
         return not (self.fenced or self.recovering)
 
-    async def handle(self, command: AnyCommand, correlation_id: str) -> Answer:
-        """Answer a command. Raises DomainError (refused, nothing written) or Unavailable."""
+    async def handle(self, command: AnyCommand, correlation_id: str, actor: str) -> Answer:
+        """Answer a command. Raises DomainError (refused, nothing written) or Unavailable.
+
+        `actor` is the authenticated subject, recorded with the command's events.
+        """
         if self.fenced:
             raise Unavailable(
                 "this command-service instance was replaced by a newer one", retriable=True
             )
-        pending = _Pending(command, correlation_id)
+        pending = _Pending(command, correlation_id, actor)
         self._queue.put_nowait(pending)
         kind = type(command).__name__
         try:
@@ -144,7 +148,13 @@ class CommandProcessor:
                 state = evolve(state, event)
                 assert state is not None
                 envelopes.append(
-                    new_envelope(event, state.version, command.command_id, pending.correlation_id)
+                    new_envelope(
+                        event,
+                        state.version,
+                        command.command_id,
+                        pending.correlation_id,
+                        pending.actor,
+                    )
                 )
             overlay[command.id] = state
             writers.append((pending, len(envelopes) - 1))

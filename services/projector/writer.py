@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bson.decimal128 import Decimal128
 from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
@@ -96,17 +97,17 @@ class ReadModelWriter:
     async def _update_stats(
         self, session: AsyncClientSession, changes: category_stats.Changes
     ) -> None:
-        """Count and sum move by the batch's deltas; min and max are read off the price index.
+        """Count and sum move by the batch's deltas; min and max follow from the stored ones
+        (category_stats.known_bounds) or, when a boundary price may have left, from the index.
 
         Statistics written before the running sum existed are recomputed once from `products`.
         """
         ids = [category_stats.stats_id(key) for key in changes]
-        legacy = {
-            (doc["category"], doc["currency"])
-            async for doc in self._stats.find(
-                {"_id": {"$in": ids}, "priceSum": {"$exists": False}}, session=session
-            )
+        stored = {
+            (doc["category"], doc["currency"]): doc
+            async for doc in self._stats.find({"_id": {"$in": ids}}, session=session)
         }
+        legacy = {key for key, doc in stored.items() if "priceSum" not in doc}
         totals = {}
         if legacy:
             totals = {
@@ -116,24 +117,41 @@ class ReadModelWriter:
                 )
             }
         ops: list[Any] = []
-        for key, (count, total) in changes.items():
-            match = category_stats.live_in(key)
-            cheapest = await self._products.find_one(
-                match, {"price.amount": 1}, sort=[("price.amount", 1)], session=session
-            )
-            if cheapest is None:
+        for key, delta in changes.items():
+            doc = stored.get(key)
+            if doc is not None and key not in legacy and doc["productCount"] + delta.count == 0:
                 ops.append(DeleteOne({"_id": category_stats.stats_id(key)}))
                 continue
-            dearest = await self._products.find_one(
-                match, {"price.amount": 1}, sort=[("price.amount", -1)], session=session
-            )
-            assert dearest is not None
-            bounds = (cheapest["price"]["amount"], dearest["price"]["amount"])
+            known = None if key in legacy else category_stats.known_bounds(delta, doc)
+            if known is not None:
+                bounds: tuple[Any, Any] = (Decimal128(known[0]), Decimal128(known[1]))
+            else:
+                read = await self._bounds_from_index(session, key)
+                if read is None:
+                    ops.append(DeleteOne({"_id": category_stats.stats_id(key)}))
+                    continue
+                bounds = read
             if key in legacy:
                 row = totals[key]
                 ops.append(
                     category_stats.replace(key, row["productCount"], row["priceSum"], bounds)
                 )
             else:
-                ops.append(category_stats.increment(key, count, total, bounds))
+                ops.append(category_stats.increment(key, delta.count, delta.total, bounds))
         await self._stats.bulk_write(ops, ordered=False, session=session)
+
+    async def _bounds_from_index(
+        self, session: AsyncClientSession, key: category_stats.Key
+    ) -> tuple[Any, Any] | None:
+        """The lowest and highest live price of a key, or None if no live product is left."""
+        match = category_stats.live_in(key)
+        cheapest = await self._products.find_one(
+            match, {"price.amount": 1}, sort=[("price.amount", 1)], session=session
+        )
+        if cheapest is None:
+            return None
+        dearest = await self._products.find_one(
+            match, {"price.amount": 1}, sort=[("price.amount", -1)], session=session
+        )
+        assert dearest is not None
+        return cheapest["price"]["amount"], dearest["price"]["amount"]

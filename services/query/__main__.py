@@ -5,4 +5,4 @@ from shared.settings import QuerySettings
 
 settings = QuerySettings()
 configure_logging("query", settings.log_level)
-serve(create_app(settings), settings.host, settings.query_port)
+serve(create_app(settings), settings.host, settings.query_port, settings.max_request_bytes)

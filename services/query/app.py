@@ -7,8 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from ariadne.asgi import GraphQL
-from ariadne.asgi.handlers import GraphQLTransportWSHandler
 from ariadne.explorer import ExplorerGraphiQL
 from fastapi import FastAPI
 from pymongo.errors import PyMongoError
@@ -18,8 +16,8 @@ from services.query.change_feed import ChangeFeed
 from services.query.errors import format_error
 from services.query.graphql import build_schema
 from services.query.read_models import ReadModels
-from shared.adapters import mongo
-from shared.adapters.graphql_http import context, mount_graphql
+from shared.adapters import auth, mongo
+from shared.adapters.graphql_http import mount_graphql
 from shared.adapters.http import service_app
 from shared.settings import QuerySettings
 
@@ -39,6 +37,12 @@ EXAMPLE = """# The product catalog's read side. Subscriptions (productChanged) w
 
 def create_app(settings: QuerySettings | None = None) -> FastAPI:
     settings = settings or QuerySettings()
+    try:
+        verifier = auth.verifier(settings) if settings.query_auth_required else None
+    except (ValueError, OSError) as exc:
+        raise SystemExit(f"bad token-verification settings: {exc}") from None
+    if settings.query_auth_required and verifier is None:
+        raise SystemExit("QUERY_AUTH_REQUIRED needs JWT_SECRET or JWT_PUBLIC_KEY")
     # pymongo's async client connects lazily, on the loop of its first operation, so creating it
     # here (before uvicorn's loop exists) is fine; the lifespan closes it on that same loop.
     client = mongo.connect(settings)
@@ -67,13 +71,14 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
 
     app = service_app("catalog query service", ready, lifespan)
     app.state.change_feed = feed  # for operators' debugging and the tests
-    graphql = GraphQL(
+    mount_graphql(
+        app,
         build_schema(ReadModels(db), feed, settings.min_version_timeout_s),
-        context_value=context,
-        error_formatter=format_error,
-        validation_rules=limits.validation_rules,
-        websocket_handler=GraphQLTransportWSHandler(),
+        settings,
+        verifier=verifier,
         explorer=ExplorerGraphiQL(title="Catalog query service", default_query=EXAMPLE),
+        validation_rules=limits.validation_rules,
+        websocket=True,
+        error_formatter=format_error,
     )
-    mount_graphql(app, graphql)
     return app

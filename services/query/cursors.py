@@ -11,9 +11,10 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from bson.decimal128 import Decimal128
 
 from shared.domain.errors import InvalidInput
@@ -34,11 +35,13 @@ def encode(cursor: Cursor) -> str:
 def decode(text: str, field: str = "after") -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        sort, key, product_id = json.loads(raw)
+        # orjson, unlike json, refuses lone surrogates, which MongoDB could not be sent.
+        sort, key, product_id = orjson.loads(raw)
         if not isinstance(sort, str) or not isinstance(product_id, str):
             raise ValueError("malformed")
         return Cursor(sort, _from_json(key), product_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, KeyError):
+    # ArithmeticError: a "d" that is no Decimal128, a "t" outside years 1-9999 in UTC.
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, KeyError, ArithmeticError):
         raise InvalidInput(field, "not a cursor this service gave out") from None
 
 
@@ -58,5 +61,6 @@ def _from_json(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {"d"}:
         return Decimal128(str(value["d"]))
     if isinstance(value, dict) and set(value) == {"t"}:
-        return datetime.fromisoformat(str(value["t"]))
+        moment = datetime.fromisoformat(str(value["t"]))
+        return moment.astimezone(UTC) if moment.tzinfo else moment
     raise ValueError("malformed")

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, DecimalException
 from typing import Any
 
 from bson.decimal128 import Decimal128
 from pymongo import ASCENDING, DESCENDING
 
 from services.query.cursors import Cursor, decode, encode
+from shared.domain.commands import MAX_CATEGORY, MAX_NAME, MAX_TAG
 from shared.domain.errors import InvalidInput
 from shared.domain.money import minor_unit
 
 Document = dict[str, Any]
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
-MAX_NAME_FILTER = 200
+MAX_NAME_FILTER = MAX_NAME
 _AMOUNT = re.compile(r"^\d{1,18}(?:\.\d{1,18})?$")
 
 
@@ -101,14 +102,17 @@ def conditions(filter: Document) -> Document:
     """The MongoDB filter for a ProductFilter; tombstones are always excluded."""
     match: Document = {"deleted": False}
     if filter.get("category") is not None:
-        match["category"] = filter["category"]
+        match["category"] = _bounded("filter.category", filter["category"], MAX_CATEGORY)
     if filter.get("tag") is not None:
-        match["tags"] = filter["tag"]
+        match["tags"] = _bounded("filter.tag", filter["tag"], MAX_TAG)
     name = filter.get("nameContains")
     if name:
         if len(name) > MAX_NAME_FILTER:
             raise InvalidInput("filter.nameContains", f"at most {MAX_NAME_FILTER} characters")
-        match["name"] = {"$regex": re.escape(name), "$options": "i"}
+        # re.escape leaves NUL as it is, and MongoDB refuses a pattern with a NUL byte in it;
+        # names may contain one, so it is searched for as the escape \x00.
+        pattern = re.escape(name).replace("\x00", "\\x00")
+        match["name"] = {"$regex": pattern, "$options": "i"}
     if filter.get("currency") is not None:
         match["price.currency"] = _currency(filter["currency"])
     bounds: Document = {}
@@ -119,6 +123,13 @@ def conditions(filter: Document) -> Document:
     if bounds:
         match["price.amount"] = bounds
     return match
+
+
+def _bounded(field: str, value: str, limit: int) -> str:
+    """No stored product can match a value longer than the write side allows: refuse it."""
+    if len(value) > limit:
+        raise InvalidInput(field, f"at most {limit} characters")
+    return value
 
 
 def _currency(value: str) -> str:
@@ -135,4 +146,7 @@ def _amount(field: str, value: str) -> Decimal128:
     text = value.strip()
     if not _AMOUNT.match(text):
         raise InvalidInput(field, "must be a non-negative decimal string such as '12.50'")
-    return Decimal128(Decimal(text))
+    try:
+        return Decimal128(Decimal(text))
+    except DecimalException:  # Inexact: more digits than Decimal128's 34
+        raise InvalidInput(field, "has more than 34 significant digits") from None

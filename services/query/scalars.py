@@ -36,7 +36,14 @@ def parse_datetime(value: Any, node: ValueNode | None = None) -> datetime:
         except ValueError:
             pass
         else:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            try:
+                # An instant outside years 1-9999 in UTC (0001-01-01T00:00+14:00) could not even
+                # be sent to MongoDB (OverflowError, which read as a server bug).
+                return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+            except OverflowError:
+                raise GraphQLError(
+                    f"DateTime: {value!r} is outside years 1-9999 in UTC", node
+                ) from None
     raise GraphQLError(
         f"DateTime: {value!r} is not an ISO-8601 date-time such as 2024-05-01T12:00:00Z", node
     )

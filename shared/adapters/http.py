@@ -1,20 +1,26 @@
-"""The HTTP shell every service shares: /health, /ready, /metrics and correlation ids."""
+"""The HTTP shell every service shares: /health, /ready, /metrics, correlation ids, and the
+edge guards of the GraphQL services (request-body limit, CORS)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, suppress
 from typing import Any
 
 import uvicorn
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.settings import HttpSettings
 
 ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
+MAX_CORRELATION_ID = 128
 CORRELATION_HEADER = "X-Correlation-ID"
 # FastAPI's native OpenTelemetry support looks for configured providers on every request (three
 # os.environ lookups), which was ~9% of the command service's CPU under load (bench/RESULTS.md).
@@ -22,6 +28,16 @@ CORRELATION_HEADER = "X-Correlation-ID"
 # whoever wires OpenTelemetry in turns these back on.
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 log = logging.getLogger(__name__)
+
+
+def valid_correlation_id(value: str) -> bool:
+    """A client's correlation id is kept if it is short printable ASCII (a trace id, a UUID).
+
+    It is written into every event's `ce_correlationid`, in a log kept forever, so anything
+    else (a 60 KB header, control characters) is replaced by a generated id, which the
+    response's X-Correlation-ID header then tells the client.
+    """
+    return 0 < len(value) <= MAX_CORRELATION_ID and value.isascii() and value.isprintable()
 
 
 def service_app(
@@ -41,7 +57,9 @@ def service_app(
         openapi_url=None,
         telemetry=NO_TELEMETRY,
     )
-    app.add_middleware(CorrelationIdMiddleware, header_name=CORRELATION_HEADER, validator=None)
+    app.add_middleware(
+        CorrelationIdMiddleware, header_name=CORRELATION_HEADER, validator=valid_correlation_id
+    )
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -64,7 +82,94 @@ def service_app(
     return app
 
 
-def serve(app: Any, host: str, port: int) -> None:
+class _BodyTooLarge(Exception):
+    """Raised into the app when the body outgrows the limit; deliberately not a ValueError,
+    so no JSON parser on the way mistakes it for bad JSON."""
+
+
+class BodyLimit:
+    """Answers 413 to a request body over `limit` bytes, without reading more of it.
+
+    A declared Content-Length over the limit is refused before the app runs; a chunked body is
+    counted as it arrives and the app's reading is cut off at the limit. (Starlette's own
+    limit, FastAPI's `max_body_size`, answers a declared oversize with a fixed plain-text body
+    that cannot be given the GraphQL error shape, so this one is ours.) Either way the service
+    never buffers more than `limit` bytes of one request: once the answer is sent, uvicorn
+    drops the rest of the body as it arrives, so the client reads its 413 instead of a reset.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(send)
+            return
+        received = 0
+        refused = False
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    refused = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:  # whatever the app answers to the cut-off body is replaced by the 413
+                return
+            started = True
+            await send(message)
+
+        with suppress(_BodyTooLarge):
+            await self.app(scope, counting_receive, guarded_send)
+        if refused and not started:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(
+            {
+                "errors": [
+                    {
+                        "message": f"the request body is larger than {self.limit} bytes",
+                        "extensions": {"code": "PAYLOAD_TOO_LARGE", "maxBytes": self.limit},
+                    }
+                ]
+            },
+            status_code=413,
+        )
+        await response({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def guard_edge(app: FastAPI, settings: HttpSettings) -> None:
+    """Body limit and CORS for a service that takes requests from outside."""
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    origins = settings.allowed_origins
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["authorization", "content-type", CORRELATION_HEADER.lower()],
+            expose_headers=[CORRELATION_HEADER],
+        )
+
+
+def serve(app: Any, host: str, port: int, max_message_bytes: int = 16 * 1024 * 1024) -> None:
     """Run under uvicorn with uvloop and httptools, logging through our JSON handler."""
     uvicorn.run(
         app,
@@ -74,5 +179,6 @@ def serve(app: Any, host: str, port: int) -> None:
         http="httptools",
         log_config=None,
         ws="websockets-sansio",
+        ws_max_size=max_message_bytes,
         timeout_graceful_shutdown=5,
     )

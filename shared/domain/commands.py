@@ -24,6 +24,9 @@ from shared.domain.errors import InvalidInput
 from shared.domain.money import Money
 
 MAX_TAGS = 20
+MAX_NAME = 200
+MAX_CATEGORY = 100
+MAX_TAG = 50
 
 
 def _not_blank(value: str) -> str:
@@ -42,13 +45,17 @@ def _uuid(value: str) -> str:
 ProductId = Annotated[str, AfterValidator(_uuid)]
 CommandId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_not_blank)]
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_NAME), AfterValidator(_not_blank)
+]
 Description = Annotated[str, StringConstraints(max_length=5000)]
 Category = Annotated[
-    str, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)
+    str, StringConstraints(min_length=1, max_length=MAX_CATEGORY), AfterValidator(_not_blank)
 ]
 Brand = Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(_not_blank)]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=50), AfterValidator(_not_blank)]
+Tag = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TAG), AfterValidator(_not_blank)
+]
 Tags = Annotated[tuple[Tag, ...], Field(max_length=MAX_TAGS)]
 Version = Annotated[int, Field(ge=0)]
 

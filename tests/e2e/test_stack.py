@@ -19,6 +19,7 @@ from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
 from tests.e2e.conftest import Stack
+from tests.support import auth
 from tests.support.kafka import read_all
 
 CREATE = """mutation($input: CreateProductInput!) { createProduct(input: $input) { id version eventId } }"""
@@ -41,7 +42,9 @@ def product_input(**fields: Any) -> dict[str, Any]:
 @pytest.fixture
 async def writer(stack: Stack) -> AsyncIterator[Any]:
     async with Client(
-        transport=HTTPXAsyncTransport(url=stack.command.graphql_url, timeout=30)
+        transport=HTTPXAsyncTransport(
+            url=stack.command.graphql_url, timeout=30, headers=auth.headers()
+        )
     ) as session:
         yield session
 

@@ -13,6 +13,7 @@ import httpx
 import orjson
 import pytest
 
+from tests.support import auth
 from tests.support.kafka import assert_gapless, read_all
 from tests.support.services import Service, graphql
 
@@ -71,6 +72,8 @@ async def test_create_appends_one_cloudevent_and_answers_its_position(
         "ce_specversion": "1.0",
         "ce_id": answer["eventId"],
         "ce_source": "/catalog/command-service",
+        "ce_authtype": "app_user",
+        "ce_authid": "test-user",
         "ce_type": "catalog.ProductCreated.v2",
         "ce_time": "",
         "ce_subject": answer["id"],
@@ -98,11 +101,23 @@ async def test_correlation_id_of_the_request_travels_with_the_event(
     response = await http.post(
         command.graphql_url,
         json={"query": CREATE, "variables": {"input": product_input()}},
-        headers={"X-Correlation-ID": "trace-42"},
+        headers={"X-Correlation-ID": "trace-42", **auth.headers()},
     )
     assert response.headers["X-Correlation-ID"] == "trace-42"
+    # An id the log should not keep forever (too long, control characters) is replaced.
+    replaced = []
+    for bad in ("x" * 129, "tab\there"):
+        response = await http.post(
+            command.graphql_url,
+            json={"query": CREATE, "variables": {"input": product_input(sku=f"S{len(bad)}")}},
+            headers={"X-Correlation-ID": bad, **auth.headers()},
+        )
+        assert response.json()["data"]["createProduct"]["version"] == 1
+        generated = response.headers["X-Correlation-ID"]
+        assert generated != bad and 0 < len(generated) <= 128
+        replaced.append(generated)
     records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
-    assert [r.headers["ce_correlationid"] for r in records] == ["trace-42"]
+    assert sorted(r.headers["ce_correlationid"] for r in records) == sorted(["trace-42", *replaced])
 
 
 async def test_errors_have_codes_and_write_nothing(

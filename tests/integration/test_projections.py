@@ -14,7 +14,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.projector.writer import ReadModelWriter
 from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, ensure_indexes
-from shared.domain.decider import Product
+from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
+from shared.domain.decider import Product, evolve
+from shared.envelope import Envelope
 from tests.support.read_models import (
     actual_product,
     actual_stats,
@@ -22,7 +24,7 @@ from tests.support.read_models import (
     expected_stats,
     rounded,
 )
-from tests.support.strategies import commands, write_side
+from tests.support.strategies import IDS, commands, write_side
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +34,16 @@ async def db(mongodb_url: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
     yield database
     await client.drop_database(database.name)
     await client.close()
+
+
+def fold_events(log: list[Envelope]) -> dict[str, Product]:
+    """Each product's state after these events, by the domain's own evolve."""
+    states: dict[str, Product] = {}
+    for envelope in log:
+        state = evolve(states.get(envelope.product_id), envelope.event)
+        assert state is not None
+        states[envelope.product_id] = state
+    return states
 
 
 async def check_fold(
@@ -53,7 +65,7 @@ async def check_fold(
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     batch=commands,
@@ -77,6 +89,10 @@ async def test_any_log_in_any_batches_with_redeliveries_projects_to_the_fold(
         result = await writer.apply(chunk)
         assert result.gaps == [] and result.applied == len(chunk)
         applied_until += len(chunk)
+        # Statistics move by deltas and keep min/max from batch to batch: check every batch.
+        so_far = list(fold_events(log[:applied_until]).values())
+        stats = [d async for d in db[CATEGORY_STATS + suffix].find()]
+        assert actual_stats(stats) == rounded(expected_stats(so_far)), f"after batch {index}"
         for start in replays:  # redeliver a stretch already applied: nothing may change
             replay = log[start % applied_until : applied_until][:10]
             if replay and index % 2 == 0:
@@ -137,3 +153,90 @@ async def test_statistics_written_before_the_running_sum_are_recomputed_once(
     stats = [d async for d in db[CATEGORY_STATS + "_legacy"].find()]
     assert actual_stats(stats) == rounded(expected_stats(list(states.values())))
     assert stats[0]["priceSum"].to_decimal() == 60
+
+
+def create(n: int, amount: str, category: str = "cups") -> Any:
+    return parse(
+        CreateProduct,
+        {
+            "id": IDS[n],
+            "sku": f"S{n}",
+            "name": f"P{n}",
+            "price": {"amount": amount, "currency": "EUR"},
+            "category": category,
+        },
+    )
+
+
+def update(n: int, **changes: Any) -> Any:
+    return parse_update({"id": IDS[n], **changes})
+
+
+EUR = {"currency": "EUR"}
+
+
+@pytest.mark.parametrize(
+    ("case", "steps"),
+    [
+        (
+            "the only product gets cheaper",
+            [[create(0, "5.00")], [update(0, price={"amount": "3.00", **EUR})]],
+        ),
+        (
+            "the only product gets dearer",
+            [[create(0, "5.00")], [update(0, price={"amount": "8.00", **EUR})]],
+        ),
+        (
+            "the cheapest leaves the category",
+            [
+                [create(0, "1.00"), create(1, "5.00"), create(2, "9.00")],
+                [update(0, category="plates")],
+            ],
+        ),
+        (
+            "the dearest is deleted",
+            [
+                [create(0, "1.00"), create(1, "5.00"), create(2, "9.00")],
+                [parse(DeleteProduct, {"id": IDS[2]})],
+            ],
+        ),
+        (
+            "a middle price moves, the bounds stay",
+            [
+                [create(0, "1.00"), create(1, "5.00"), create(2, "9.00")],
+                [update(1, price={"amount": "6.00", **EUR})],
+            ],
+        ),
+        (
+            "a new product below the minimum",
+            [[create(0, "5.00"), create(1, "9.00")], [create(2, "0.50")]],
+        ),
+        (
+            "the category empties and fills again",
+            [[create(0, "5.00")], [update(0, category="plates")], [update(0, category="cups")]],
+        ),
+        (
+            "the minimum leaves and comes back in one batch",
+            [
+                [create(0, "1.00"), create(1, "5.00")],
+                [update(0, category="plates"), update(0, category="cups")],
+            ],
+        ),
+    ],
+)
+async def test_category_statistics_after_each_batch(
+    db: AsyncDatabase[dict[str, Any]], case: str, steps: list[list[Any]]
+) -> None:
+    """Where a batch moves a price at a boundary, min and max must be read again, not kept."""
+    log, _ = write_side([command for step in steps for command in step])
+    suffix = f"_{uuid.uuid4().hex[:8]}"
+    await ensure_indexes(db, suffix)
+    writer = ReadModelWriter(db, suffix)
+    position = 0
+    for step in steps:
+        batch = log[position : position + len(step)]
+        position += len(step)
+        await writer.apply(batch)
+        so_far = list(fold_events(log[:position]).values())
+        stats = [d async for d in db[CATEGORY_STATS + suffix].find()]
+        assert actual_stats(stats) == rounded(expected_stats(so_far)), case

@@ -25,6 +25,9 @@ async def test_the_cost_counts_first_from_variables(http: httpx.AsyncClient) -> 
     query = f"query($n: Int) {{ {pages} }}"
     assert error_codes(await gql(http, query, n=100)) == ["BAD_USER_INPUT"]
     assert error_codes(await gql(http, query, n=10)) == []
+    # The parse/validation cache remembers that the document passed with n=10, not for any n.
+    assert error_codes(await gql(http, query, n=10)) == []
+    assert error_codes(await gql(http, query, n=100)) == ["BAD_USER_INPUT"]
 
 
 async def test_an_ordinary_page_is_well_within_the_limits(http: httpx.AsyncClient) -> None:
@@ -112,3 +115,16 @@ async def test_browsers_get_the_graphiql_explorer(http: httpx.AsyncClient) -> No
     page = await http.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "graphiql" in page.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("field", "limit"), [("category", 100), ("tag", 50), ("nameContains", 200)]
+)
+async def test_filter_strings_are_bounded_like_the_write_side(
+    http: httpx.AsyncClient, field: str, limit: int
+) -> None:
+    query = "query($f: ProductFilter) { products(filter: $f) { totalCount } }"
+    assert error_codes(await gql(http, query, f={field: "x" * limit})) == []
+    body = await gql(http, query, f={field: "x" * (limit + 1)})
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == f"filter.{field}"

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from tests.support import auth
 from tests.support.infra import ROOT
 
 PORT_VARIABLE = {"command": "COMMAND_PORT", "projector": "PROJECTOR_PORT", "query": "QUERY_PORT"}
@@ -29,7 +30,13 @@ class Service:
     def __init__(self, name: str, env: dict[str, str]) -> None:
         self.name = name
         self.port = free_port()
-        self.env = {**os.environ, **env, PORT_VARIABLE[name]: str(self.port), "HOST": "127.0.0.1"}
+        self.env = {
+            **os.environ,
+            "JWT_SECRET": auth.SECRET,
+            **env,
+            PORT_VARIABLE[name]: str(self.port),
+            "HOST": "127.0.0.1",
+        }
         self.log = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -93,9 +100,19 @@ class Service:
 
 
 async def graphql(
-    client: httpx.AsyncClient, url: str, query: str, variables: dict[str, Any] | None = None
+    client: httpx.AsyncClient,
+    url: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    response = await client.post(url, json={"query": query, "variables": variables or {}})
+    """POST a GraphQL request, with the test user's bearer token unless `headers` say otherwise
+    (the query service ignores it unless it requires tokens)."""
+    response = await client.post(
+        url,
+        json={"query": query, "variables": variables or {}},
+        headers=auth.headers() if headers is None else headers,
+    )
     assert response.status_code < 500, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -58,4 +58,5 @@ if (document) {
 }
 
 process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-process.exit(summary.diagnostics.some((d) => d.severity === 'error') ? 1 : 0);
+// exitCode, not exit(): exit() would cut off the JSON once it outgrows the pipe's buffer (64 KiB).
+process.exitCode = summary.diagnostics.some((d) => d.severity === 'error') ? 1 : 0;

@@ -2,15 +2,17 @@
 
 Count and sum follow from the events: each applied event moves a product out of one
 (category, currency) and into another, so the batch adds its deltas (`$inc`-like, exact in
-Decimal128). Min and max cannot be kept from events once products leave a category, so they are
-read off the `(deleted, category, price.currency, price.amount)` index — two index seeks per
-touched category, whatever the size of the catalog. Everything happens in the batch's
-transaction, so redelivered events (skipped by the version guard) never count twice.
+Decimal128). Min and max follow from the stored ones and the prices the batch brought in, as
+long as no price that left the key could have been the min or the max; only then are they read
+off the `(deleted, category, price.currency, price.amount)` index (two index seeks), whatever the
+size of the catalog. Everything happens in the batch's transaction, so redelivered events
+(skipped by the version guard) never count twice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -37,20 +39,42 @@ def live_in(key: Key) -> Document:
     return {"deleted": False, "category": key[0], "price.currency": key[1]}
 
 
+@dataclass
+class Delta:
+    """What a batch did to one (category, currency): count and sum moved, prices in and out."""
+
+    count: int = 0
+    total: Decimal = Decimal(0)
+    added: tuple[Decimal, Decimal] | None = None  # lowest and highest price that came in
+    removed: tuple[Decimal, Decimal] | None = None  # lowest and highest price that left
+
+    def add(self, price: Decimal) -> None:
+        self.count += 1
+        self.total += price
+        self.added = _widen(self.added, price)
+
+    def remove(self, price: Decimal) -> None:
+        self.count -= 1
+        self.total -= price
+        self.removed = _widen(self.removed, price)
+
+
+def _widen(bounds: tuple[Decimal, Decimal] | None, price: Decimal) -> tuple[Decimal, Decimal]:
+    return (price, price) if bounds is None else (min(bounds[0], price), max(bounds[1], price))
+
+
 class Changes:
-    """How a batch moves each (category, currency)'s product count and price sum."""
+    """How a batch moves each (category, currency)'s statistics."""
 
     def __init__(self) -> None:
-        self._deltas: dict[Key, tuple[int, Decimal]] = {}
+        self._deltas: dict[Key, Delta] = {}
 
     def record(self, before: Document | None, after: Document) -> None:
         if (old := key_of(before)) is not None:
             assert before is not None
-            count, total = self._deltas.get(old, (0, Decimal(0)))
-            self._deltas[old] = (count - 1, total - amount(before))
+            self._deltas.setdefault(old, Delta()).remove(amount(before))
         if (new := key_of(after)) is not None:
-            count, total = self._deltas.get(new, (0, Decimal(0)))
-            self._deltas[new] = (count + 1, total + amount(after))
+            self._deltas.setdefault(new, Delta()).add(amount(after))
 
     def __bool__(self) -> bool:
         return bool(self._deltas)
@@ -58,8 +82,24 @@ class Changes:
     def __iter__(self) -> Iterator[Key]:
         return iter(self._deltas)
 
-    def items(self) -> Iterator[tuple[Key, tuple[int, Decimal]]]:
+    def items(self) -> Iterator[tuple[Key, Delta]]:
         return iter(self._deltas.items())
+
+
+def known_bounds(delta: Delta, stored: Document | None) -> tuple[Decimal, Decimal] | None:
+    """Min and max after the batch, if they follow from the stored statistics and the batch's
+    prices; None if a price that left may have been the min or the max (then read the index).
+
+    No stored statistics means no live product in the key before the batch.
+    """
+    if stored is None:
+        return delta.added if delta.removed is None else None
+    low, high = stored["minPrice"].to_decimal(), stored["maxPrice"].to_decimal()
+    if delta.removed is not None and (delta.removed[0] <= low or delta.removed[1] >= high):
+        return None
+    if delta.added is not None:
+        low, high = min(low, delta.added[0]), max(high, delta.added[1])
+    return low, high
 
 
 def increment(key: Key, count: int, total: Decimal, bounds: tuple[Any, Any]) -> UpdateOne:

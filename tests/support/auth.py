@@ -1,0 +1,16 @@
+"""Bearer tokens for the tests: one signing secret for every service a test starts."""
+
+from __future__ import annotations
+
+from shared.adapters.auth import issue
+
+SECRET = "test-secret-that-is-at-least-32-bytes-long"
+SUBJECT = "test-user"
+
+
+def token(subject: str = SUBJECT, lifetime_s: float = 3600, secret: str = SECRET) -> str:
+    return issue(secret, subject, lifetime_s)
+
+
+def headers(subject: str = SUBJECT) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(subject)}"}
