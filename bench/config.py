@@ -26,6 +26,10 @@ DB_PREFIX = "catalog_bench"
 JWT_SECRET = secrets.token_urlsafe(48)
 
 
+def token() -> str:
+    return issue(JWT_SECRET, "bench", 86_400)
+
+
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").lower() in {"1", "true", "yes"}
 
@@ -89,10 +93,6 @@ class Config:
     def run_dir(self) -> Path:
         """Pids and logs of the bench's service instances (infra/native/services.sh RUN_DIR)."""
         return ROOT / ".run" / "bench"
-
-    @property
-    def token(self) -> str:
-        return issue(JWT_SECRET, "bench", 86_400)
 
     def url(self, service: str, path: str = "/graphql") -> str:
         return f"http://127.0.0.1:{self.ports[service]}{path}"

@@ -28,6 +28,7 @@ from pymongo import AsyncMongoClient
 from bench import kafka_admin
 from bench.client import call
 from bench.config import Config
+from bench.config import token as bench_token
 from bench.histogram import Latencies
 
 UPDATE = "mutation($in: UpdateProductInput!) { updateProduct(input: $in) { id version } }"
@@ -63,7 +64,7 @@ async def ours(config: Config, catalog: list[str]) -> dict[str, Any]:
     lag, write, errors, timeouts = Latencies(), Latencies(), [], []
     ids = random.sample(catalog, min(len(catalog), int(config.lag_rate * (config.lag_seconds + 3))))
     command, query = config.url("command"), config.url("query")
-    token = config.token
+    token = bench_token()
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
 

@@ -17,7 +17,7 @@ from bench.config import Config
 
 
 def _measure(config: Config, url: str, connections: int, ids: Path, pid: int) -> wrk.WrkResult:
-    env = {"BENCH_IDS": str(ids), "BENCH_TOKEN": config.token}
+    env = {"BENCH_IDS": str(ids)}
     wrk.run(url, "write.lua", connections, config.warmup_seconds, env)
     return wrk.run(url, "write.lua", connections, config.write_seconds, env, server_pid=pid)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.config import token
 from bench.stack import cpu_seconds
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
@@ -103,6 +104,7 @@ def run(
             **os.environ,
             **(env or {}),
             "BENCH_LUA_DIR": str(LUA_DIR),
+            "BENCH_TOKEN": token(),
             "BENCH_REPORT": str(report),
         }
         command = [
