@@ -30,6 +30,7 @@ from tests.fuzz.checks import (
 )
 from tests.fuzz.strategies import EVENT_ID_KEY, SEED_DELETES, SEED_PRODUCTS, SEED_UPDATES
 from tests.support import auth
+from tests.support.kafka import Record
 from tests.support.services import Service, graphql
 
 # minVersion waits are bounded by this; the fuzz asks for versions that never come, often.
@@ -67,6 +68,14 @@ class FuzzStack:
             assert service.process is not None and service.process.poll() is None, (
                 f"{service.name} died:\n{service.tail()}"
             )
+
+    async def assert_survived(self, http: httpx.AsyncClient) -> list[Record]:
+        """Every service ready after the module's cases, and the topic holding exactly what the
+        successful mutations reported (the ledger); the whole topic, for further checks."""
+        for service in self.services:
+            ready = await http.get(f"{service.url}/ready")
+            assert ready.status_code == 200, f"{service.name}: {ready.text}\n{service.tail()}"
+        return await self.ledger.check_whole_topic()
 
     async def read(
         self, http: httpx.AsyncClient, document: str, variables: dict[str, Any] | None = None

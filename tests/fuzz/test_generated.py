@@ -66,8 +66,5 @@ async def test_generated_queries_on_the_fuzzed_catalog(
 async def test_the_stack_survived_and_the_log_matches_the_answers(
     stack: FuzzStack, http: httpx.AsyncClient
 ) -> None:
-    for service in stack.services:
-        ready = await http.get(f"{service.url}/ready")
-        assert ready.status_code == 200, f"{service.name}: {ready.text}\n{service.tail()}"
-    records = await stack.ledger.check_whole_topic()
+    records = await stack.assert_survived(http)
     assert records, "not even the seeds reached the topic"

@@ -447,7 +447,4 @@ async def test_odd_but_valid_request_is_answered(
 async def test_the_stack_survived_and_the_log_matches_the_answers(
     stack: FuzzStack, http: httpx.AsyncClient
 ) -> None:
-    for service in stack.services:
-        ready = await http.get(f"{service.url}/ready")
-        assert ready.status_code == 200, f"{service.name}: {ready.text}\n{service.tail()}"
-    await stack.ledger.check_whole_topic()
+    await stack.assert_survived(http)
