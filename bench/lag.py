@@ -27,8 +27,7 @@ from pymongo import AsyncMongoClient
 
 from bench import kafka_admin
 from bench.client import call
-from bench.config import Config
-from bench.config import token as bench_token
+from bench.config import Config, token
 from bench.histogram import Latencies
 
 UPDATE = "mutation($in: UpdateProductInput!) { updateProduct(input: $in) { id version } }"
@@ -64,7 +63,7 @@ async def ours(config: Config, catalog: list[str]) -> dict[str, Any]:
     lag, write, errors, timeouts = Latencies(), Latencies(), [], []
     ids = random.sample(catalog, min(len(catalog), int(config.lag_rate * (config.lag_seconds + 3))))
     command, query = config.url("command"), config.url("query")
-    token = bench_token()
+    bearer = token()
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -79,7 +78,7 @@ async def ours(config: Config, catalog: list[str]) -> dict[str, Any]:
                     command,
                     UPDATE,
                     {"in": {"id": product_id, "price": price}},
-                    token,
+                    bearer,
                 )
                 answered = time.perf_counter()
                 version = data["updateProduct"]["version"]

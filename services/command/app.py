@@ -23,15 +23,7 @@ from shared.settings import CommandSettings
 
 def create_app(settings: CommandSettings | None = None) -> FastAPI:
     settings = settings or CommandSettings()
-    try:
-        verifier = auth.verifier(settings)
-    except (ValueError, OSError) as exc:
-        raise SystemExit(f"bad token-verification settings: {exc}") from None
-    if verifier is None:
-        raise SystemExit(
-            "the command service needs JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256) to verify "
-            "bearer tokens; `make up` generates a development secret in .run/dev-secret"
-        )
+    verifier = auth.required_verifier(settings, "the command service")
     store = EventStore(settings, WriteModel())
     processor = CommandProcessor(
         store.model,

@@ -13,7 +13,6 @@ from pymongo.errors import PyMongoError
 
 from services.query import limits
 from services.query.change_feed import ChangeFeed
-from services.query.errors import format_error
 from services.query.graphql import build_schema
 from services.query.read_models import ReadModels
 from shared.adapters import auth, mongo
@@ -37,12 +36,9 @@ EXAMPLE = """# The product catalog's read side. Subscriptions (productChanged) w
 
 def create_app(settings: QuerySettings | None = None) -> FastAPI:
     settings = settings or QuerySettings()
-    try:
-        verifier = auth.verifier(settings) if settings.query_auth_required else None
-    except (ValueError, OSError) as exc:
-        raise SystemExit(f"bad token-verification settings: {exc}") from None
-    if settings.query_auth_required and verifier is None:
-        raise SystemExit("QUERY_AUTH_REQUIRED needs JWT_SECRET or JWT_PUBLIC_KEY")
+    verifier = None
+    if settings.query_auth_required:
+        verifier = auth.required_verifier(settings, "QUERY_AUTH_REQUIRED")
     # pymongo's async client connects lazily, on the loop of its first operation, so creating it
     # here (before uvicorn's loop exists) is fine; the lifespan closes it on that same loop.
     client = mongo.connect(settings)
@@ -79,6 +75,5 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
         explorer=ExplorerGraphiQL(title="Catalog query service", default_query=EXAMPLE),
         validation_rules=limits.validation_rules,
         websocket=True,
-        error_formatter=format_error,
     )
     return app

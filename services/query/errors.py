@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-from graphql import GraphQLError
-from pymongo.errors import ConnectionFailure
-
-from shared.adapters import graphql_http
 from shared.domain.errors import DomainError
-
-log = logging.getLogger(__name__)
 
 
 class ConsistencyTimeout(DomainError):
@@ -57,23 +48,3 @@ class ReadModelsUnavailable(DomainError):
 
     def __init__(self) -> None:
         super().__init__("the read models cannot be reached right now; retry", retriable=True)
-
-
-def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
-    """The shared error contract, with MongoDB being unreachable answered as ReadModelsUnavailable.
-
-    pymongo raises ConnectionFailure (server selection timed out, connection lost, no primary)
-    only for the database being unreachable, never for a bad query.
-    """
-    original = graphql_http.cause(error)
-    if isinstance(original, ConnectionFailure):
-        log.warning("read models unreachable: %s", original)
-        error = GraphQLError(
-            error.message,
-            error.nodes,
-            error.source,
-            error.positions,
-            error.path,
-            original_error=ReadModelsUnavailable(),
-        )
-    return graphql_http.format_error(error, debug)

@@ -8,17 +8,20 @@ change feed reported is visible to the read that follows it.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 from services.query import point_in_time
+from services.query.errors import ReadModelsUnavailable
 from services.query.listing import Page
 from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, PROJECTION_STATUS, Document
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 # What a read meets when a rebuild renames fresh collections over the live ones mid-query:
@@ -27,15 +30,23 @@ _SWAPPED_UNDER_US = {175, 26, 43, 237}
 
 
 def survives_swap(read: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Reads again after a rebuild's swap; an unreachable MongoDB (pymongo's ConnectionFailure:
+    server selection timed out, connection lost, no primary; never a bad query) becomes
+    ReadModelsUnavailable, which the client is told to retry."""
+
     @functools.wraps(read)
     async def again_if_swapped(*args: P.args, **kwargs: P.kwargs) -> R:
-        for _ in range(3):
-            try:
-                return await read(*args, **kwargs)
-            except OperationFailure as exc:
-                if exc.code not in _SWAPPED_UNDER_US:
-                    raise
-        return await read(*args, **kwargs)
+        try:
+            for _ in range(3):
+                try:
+                    return await read(*args, **kwargs)
+                except OperationFailure as exc:
+                    if exc.code not in _SWAPPED_UNDER_US:
+                        raise
+            return await read(*args, **kwargs)
+        except ConnectionFailure as exc:
+            log.warning("read models unreachable: %s", exc)
+            raise ReadModelsUnavailable() from None
 
     return again_if_swapped
 

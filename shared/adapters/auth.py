@@ -109,6 +109,21 @@ def verifier(settings: HttpSettings) -> TokenVerifier | None:
     return None
 
 
+def required_verifier(settings: HttpSettings, who: str) -> TokenVerifier:
+    """The verifier for an endpoint that must check tokens; stops the service at start-up, with
+    one line saying why, when the settings give no usable key."""
+    try:
+        found = verifier(settings)
+    except (ValueError, OSError) as exc:
+        raise SystemExit(f"bad token-verification settings: {exc}") from None
+    if found is None:
+        raise SystemExit(
+            f"{who} needs JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256) to verify bearer tokens; "
+            "`make up` generates a development secret in .run/dev-secret"
+        )
+    return found
+
+
 def _public_key(value: str) -> RSAPublicKey:
     """JWT_PUBLIC_KEY holds the PEM itself or the path of a PEM file; loaded (and so checked)
     at start-up, so a wrong key stops the service instead of refusing every request."""

@@ -23,7 +23,7 @@ from ariadne.asgi import GraphQL
 from ariadne.asgi.handlers import GraphQLHTTPHandler, GraphQLTransportWSHandler
 from ariadne.exceptions import HttpBadRequestError
 from ariadne.explorer import ExplorerGraphiQL, ExplorerHttp405
-from ariadne.types import ErrorFormatter, GraphQLResult, ValidationRules
+from ariadne.types import GraphQLResult, ValidationRules
 from asgi_correlation_id import correlation_id
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -44,7 +44,7 @@ from starlette.routing import Route
 from starlette.websockets import WebSocket
 
 from shared.adapters.auth import Principal, TokenVerifier, Unauthenticated
-from shared.adapters.http import guard_edge
+from shared.adapters.http import error_body, guard_edge
 from shared.domain.errors import DomainError
 from shared.settings import HttpSettings
 
@@ -53,44 +53,13 @@ Info: TypeAlias = "GraphQLResolveInfo[Any]"
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
 
 
-class HTTPHandler(GraphQLHTTPHandler):
-    """ariadne's HTTP handler, refusing with a 400 what it used to answer with a 500.
-
-    - The body is parsed with orjson. The standard library's parser (ariadne's) raises
-      RecursionError on JSON nested a few thousand levels deep, which ariadne does not catch;
-      orjson stops at 1024 levels with a decode error. orjson also refuses lone surrogates
-      ("\\ud800"): valid JSON escapes, but not Unicode text, so they cannot be encoded as UTF-8
-      for MongoDB, Kafka or the response and failed wherever they went first.
-    - multipart/form-data (GraphQL file uploads) is refused: no schema here takes an Upload,
-      and ariadne would need python-multipart, which is not installed, to parse one.
-    """
-
-    async def extract_data_from_json_request(self, request: Request) -> Any:
-        try:
-            return orjson.loads(await request.body())
-        except orjson.JSONDecodeError as exc:
-            raise HttpBadRequestError(f"Request body is not valid JSON: {exc}") from None
-
-    async def create_json_response(
-        self, request: Request, result: dict[str, Any], success: bool
-    ) -> Response:
-        """ariadne's status rule (200 once execution began, else 400), serialised by orjson."""
-        status = 200 if success or result.get("data") is not None else 400
-        return Response(orjson.dumps(result), status_code=status, media_type="application/json")
-
-    async def extract_data_from_multipart_request(self, request: Request) -> dict[str, Any]:
-        raise HttpBadRequestError(
-            "multipart/form-data is not supported: this endpoint takes no file uploads"
-        )
-
-
 def load_sdl(name: str) -> str:
     return load_schema_from_path(str(SCHEMA_DIR / name))
 
 
 def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     formatted: dict[str, Any] = dict(error.formatted)
-    original = cause(error)
+    original = _cause(error)
     if isinstance(original, DomainError):
         formatted["message"] = original.message
         formatted["extensions"] = {"code": original.code, **original.extensions}
@@ -103,7 +72,7 @@ def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     return formatted
 
 
-def cause(error: GraphQLError) -> Exception | None:
+def _cause(error: GraphQLError) -> Exception | None:
     """The first non-GraphQL error behind `error`: graphql-core 3.3 wraps a bad variable's
     coercion error in one or two GraphQLErrors, which must still read as the client's fault."""
     original = error.original_error
@@ -129,17 +98,22 @@ def principal(info: Info) -> Principal:
     return caller
 
 
-def _error_body(code: str, message: str, **extensions: Any) -> dict[str, Any]:
-    return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+class _HTTPHandler(GraphQLHTTPHandler):
+    """ariadne's HTTP handler, checking the bearer token before a POST is even read, bounding
+    each execution in time, and refusing with a 400 what ariadne answered with a 500.
 
-
-class _HTTPHandler(HTTPHandler):
-    """Checks the bearer token before a POST is even read, and bounds each execution in time.
-
-    A refused token answers 401 before the body is parsed, so an unauthenticated caller gets no
-    validation feedback and costs next to nothing. The timeout answers a GraphQL error
-    (REQUEST_TIMEOUT, retriable) instead of holding the connection; on the command service it
-    is longer than COMMAND_TIMEOUT_S, whose own answer (with the commandId to retry) comes first.
+    - A refused token answers 401 before the body is parsed, so an unauthenticated caller gets
+      no validation feedback and costs next to nothing.
+    - The timeout answers a GraphQL error (REQUEST_TIMEOUT, retriable) instead of holding the
+      connection; on the command service it is longer than COMMAND_TIMEOUT_S, whose own answer
+      (with the commandId to retry) comes first.
+    - The body is parsed with orjson. The standard library's parser (ariadne's) raises
+      RecursionError on JSON nested a few thousand levels deep, which ariadne does not catch;
+      orjson stops at 1024 levels with a decode error. orjson also refuses lone surrogates
+      ("\\ud800"): valid JSON escapes, but not Unicode text, so they cannot be encoded as UTF-8
+      for MongoDB, Kafka or the response and failed wherever they went first.
+    - multipart/form-data (GraphQL file uploads) is refused: no schema here takes an Upload,
+      and ariadne would need python-multipart, which is not installed, to parse one.
     """
 
     def __init__(self, verifier: TokenVerifier | None, timeout_s: float) -> None:
@@ -154,7 +128,7 @@ class _HTTPHandler(HTTPHandler):
             request.state.principal = self._verifier.verify(request.headers.get("authorization"))
         except Unauthenticated as exc:
             return JSONResponse(
-                _error_body("UNAUTHENTICATED", str(exc)),
+                error_body("UNAUTHENTICATED", str(exc)),
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="catalog"'},
             )
@@ -175,7 +149,25 @@ class _HTTPHandler(HTTPHandler):
                 )
         except TimeoutError:
             message = f"the request did not finish within {self._timeout_s:g} s; retry later"
-            return True, _error_body("REQUEST_TIMEOUT", message, retriable=True)
+            return True, error_body("REQUEST_TIMEOUT", message, retriable=True)
+
+    async def extract_data_from_json_request(self, request: Request) -> Any:
+        try:
+            return orjson.loads(await request.body())
+        except orjson.JSONDecodeError as exc:
+            raise HttpBadRequestError(f"Request body is not valid JSON: {exc}") from None
+
+    async def create_json_response(
+        self, request: Request, result: dict[str, Any], success: bool
+    ) -> Response:
+        """ariadne's status rule (200 once execution began, else 400), serialised by orjson."""
+        status = 200 if success or result.get("data") is not None else 400
+        return Response(orjson.dumps(result), status_code=status, media_type="application/json")
+
+    async def extract_data_from_multipart_request(self, request: Request) -> dict[str, Any]:
+        raise HttpBadRequestError(
+            "multipart/form-data is not supported: this endpoint takes no file uploads"
+        )
 
 
 class _WebSocketHandler(GraphQLTransportWSHandler):
@@ -285,21 +277,19 @@ def mount_graphql(
     explorer: ExplorerGraphiQL,
     validation_rules: ValidationRules | None = None,
     websocket: bool = False,
-    error_formatter: ErrorFormatter | None = None,
 ) -> None:
     """Serve `schema` at exactly /graphql for HTTP (and WebSocket), behind the service's edge.
 
     `verifier` set = every POST (and WebSocket connection) needs a valid bearer token. In
     production mode introspection and the explorer are off; errors never carry tracebacks in
     either mode (ariadne's debug stays off). Parsing and spec validation go through a QueryCache.
-    `error_formatter` replaces `format_error` for a service that maps errors of its own.
     """
     guard_edge(app, settings)
     production = settings.production_mode
     graphql = GraphQL(
         schema,
         context_value=context,
-        error_formatter=error_formatter or format_error,
+        error_formatter=format_error,
         validation_rules=validation_rules,
         introspection=not production,
         explorer=ExplorerHttp405() if production else explorer,

@@ -30,6 +30,11 @@ NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": Fal
 log = logging.getLogger(__name__)
 
 
+def error_body(code: str, message: str, **extensions: Any) -> dict[str, Any]:
+    """A response body in the GraphQL error shape, for refusals made before GraphQL runs."""
+    return {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+
+
 def valid_correlation_id(value: str) -> bool:
     """A client's correlation id is kept if it is short printable ASCII (a trace id, a UUID).
 
@@ -137,16 +142,9 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
+        message = f"the request body is larger than {self.limit} bytes"
         response = JSONResponse(
-            {
-                "errors": [
-                    {
-                        "message": f"the request body is larger than {self.limit} bytes",
-                        "extensions": {"code": "PAYLOAD_TOO_LARGE", "maxBytes": self.limit},
-                    }
-                ]
-            },
-            status_code=413,
+            error_body("PAYLOAD_TOO_LARGE", message, maxBytes=self.limit), status_code=413
         )
         await response({"type": "http"}, _no_body, send)
 

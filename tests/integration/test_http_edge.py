@@ -24,6 +24,7 @@ import websockets
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.query.client import error_codes
 from tests.support import auth
 from tests.support.infra import ROOT
 from tests.support.kafka import read_all
@@ -38,7 +39,7 @@ def create(sku: str = "MUG-1") -> dict[str, Any]:
 
 
 def codes(response: httpx.Response) -> list[str]:
-    return [error["extensions"]["code"] for error in response.json().get("errors", [])]
+    return error_codes(response.json())
 
 
 @pytest.fixture
