@@ -7,9 +7,10 @@ that one's garbage does not slow the next:
   plain aiokafka producer, acks=all and idempotent. Timed, this is also the **log ceiling**:
   what Kafka and aiokafka take per second in records of exactly our size.
 - `replay`: the projector's own rebuild path — `EventReader` from offset 0 through
-  `services.projector.rebuild`'s replay loop into `ReadModelWriter`, with the batch size of
-  `make rebuild` — into fresh collections with the real indexes. Timed from reader start to the
-  last batch's commit. Then, as a rebuild hands over, the bench projector's consumer group is
+  `services.projector.bulk_load.load` (what `make rebuild` does before it pauses the live
+  projector: fold in memory, insert each document once, build the real indexes afterwards),
+  with the batch size of `make rebuild`, into fresh collections. Timed from reader start until
+  the indexes are built. Then, as a rebuild hands over, the bench projector's consumer group is
   set to continue after the replayed records: the catalog is ready for the later phases.
 - `raw`: the same final documents (products, history, category statistics, as the replay left
   them) written again into fresh collections with the same indexes by raw pymongo `bulk_write`
@@ -32,8 +33,7 @@ from pymongo import AsyncMongoClient, MongoClient, ReplaceOne
 from bench import kafka_admin
 from bench.events import generate
 from bench.mongo_timing import CommandTimes
-from services.projector import rebuild
-from services.projector.writer import ReadModelWriter
+from services.projector import bulk_load, rebuild
 from shared.adapters import mongo
 from shared.adapters.kafka_log import EventReader
 from shared.envelope import to_record
@@ -100,11 +100,11 @@ async def replay(args: argparse.Namespace) -> dict[str, Any]:
     try:
         for name in COLLECTIONS:
             await db.drop_collection(name)
-        await mongo.ensure_indexes(db)
-        totals = rebuild.Replayed()
         started = time.perf_counter()
         await reader.start()
-        await rebuild._replay(reader, ReadModelWriter(db), args.batch, totals)
+        totals = await bulk_load.load(
+            rebuild.events(reader), db, "", args.batch, ProjectorSettings().rebuild_max_products
+        )
         seconds = time.perf_counter() - started
         await _hand_over(args)
     finally:

@@ -68,6 +68,9 @@ class ProjectorSettings(InfraSettings):
     # of waiting for the dead member's session to time out.
     projector_instance_id: str = "projector-1"
     projector_max_batch: int = 2000
+    # A rebuild folds up to this many products in memory (~1.5 KB each) and writes each once;
+    # beyond it, the rest of the log goes through the transactional writer (slower, no memory).
+    rebuild_max_products: int = 500_000
 
 
 class QuerySettings(HttpSettings):

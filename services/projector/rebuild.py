@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
+from services.projector import bulk_load
+from services.projector.bulk_load import Replayed
 from services.projector.handover import request_pause, resume
 from services.projector.writer import ReadModelWriter
 from shared.adapters import mongo
@@ -28,16 +30,11 @@ SUFFIX = "_rebuild"
 SWAPPED = (mongo.PRODUCTS, mongo.HISTORY, mongo.CATEGORY_STATS)
 
 
-@dataclass
-class Replayed:
-    applied: int = 0
-    unreadable: int = 0
-    gaps: int = 0
-
-
 async def rebuild(
     settings: ProjectorSettings, batch_size: int = 2000, pause_timeout_s: float = 60
 ) -> Replayed:
+    """The log so far in bulk (bulk_load.py), then, with the live projector paused, the rest
+    through the transactional writer; then the swap."""
     client = mongo.connect(settings)
     db = mongo.database(client, settings)
     reader = EventReader(settings, client_id="catalog-rebuild")
@@ -46,10 +43,11 @@ async def rebuild(
     try:
         for name in SWAPPED:
             await db.drop_collection(name + SUFFIX)  # leftovers of an interrupted rebuild
-        await mongo.ensure_indexes(db, SUFFIX)
         await reader.start()
         started = time.monotonic()
-        await _replay(reader, writer, batch_size, totals)
+        totals = await bulk_load.load(
+            events(reader), db, SUFFIX, batch_size, settings.rebuild_max_products
+        )
         log.info(
             "replayed %d events in %.1fs; pausing the live projector",
             totals.applied,
@@ -58,9 +56,8 @@ async def rebuild(
         control = db[mongo.PROJECTION_CONTROL]
         token, positions = await request_pause(control, pause_timeout_s)
         try:
-            await _replay(
-                reader, writer, batch_size, totals
-            )  # now past where the projector stopped
+            # now past where the projector stopped
+            await bulk_load.replay(events(reader), writer, batch_size, totals)
             log.info("caught up past the projector's positions %s; swapping", positions)
             for name in SWAPPED:
                 await client.admin.command(
@@ -83,26 +80,10 @@ async def rebuild(
     return totals
 
 
-async def _replay(
-    reader: EventReader, writer: ReadModelWriter, batch_size: int, totals: Replayed
-) -> None:
-    batch: list[Envelope] = []
+async def events(reader: EventReader) -> AsyncIterator[Envelope | BadRecord]:
+    """What the reader has not returned yet, up to the end of the log as it is now."""
     async for item, _position in reader.catch_up():
-        if isinstance(item, BadRecord):
-            totals.unreadable += 1  # the live projector dead-lettered it already
-            continue
-        batch.append(item)
-        if len(batch) >= batch_size:
-            await _apply(writer, batch, totals)
-            batch = []
-    if batch:
-        await _apply(writer, batch, totals)
-
-
-async def _apply(writer: ReadModelWriter, batch: list[Envelope], totals: Replayed) -> None:
-    result = await writer.apply(batch)
-    totals.applied += result.applied
-    totals.gaps += len(result.gaps)
+        yield item
 
 
 def main() -> None:

@@ -125,20 +125,26 @@ def increment(key: Key, count: int, total: Decimal, bounds: tuple[Any, Any]) -> 
     )
 
 
+def document(key: Key, count: int, total: Decimal, bounds: tuple[Decimal, Decimal]) -> Document:
+    """The whole statistics document of a key with `count` live products summing to `total`."""
+    return {
+        "_id": stats_id(key),
+        "category": key[0],
+        "currency": key[1],
+        "productCount": count,
+        "priceSum": Decimal128(total),
+        "minPrice": Decimal128(bounds[0]),
+        "maxPrice": Decimal128(bounds[1]),
+        "averagePrice": Decimal128(total / count),
+    }
+
+
 def replace(key: Key, count: int, total: Any, bounds: tuple[Any, Any]) -> ReplaceOne[Document]:
     """The whole document, from totals recomputed over `products` (see `pipeline`)."""
-    total = Decimal128(Decimal(str(total)))
+    low, high = (b.to_decimal() if isinstance(b, Decimal128) else Decimal(str(b)) for b in bounds)
     return ReplaceOne(
         {"_id": stats_id(key)},
-        {
-            "category": key[0],
-            "currency": key[1],
-            "productCount": count,
-            "priceSum": total,
-            "minPrice": bounds[0],
-            "maxPrice": bounds[1],
-            "averagePrice": Decimal128(total.to_decimal() / count),
-        },
+        document(key, count, Decimal(str(total)), (low, high)),
         upsert=True,
     )
 

@@ -8,6 +8,7 @@ sorts on them are exact.
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 from bson.decimal128 import Decimal128
@@ -21,6 +22,20 @@ Document = dict[str, Any]
 
 def money(price: Money) -> Document:
     return {"amount": Decimal128(price.amount), "currency": price.currency}
+
+
+class Verdict(Enum):
+    APPLY = "apply"
+    SKIP = "skip"  # at or below the document's version: applied before, a redelivery
+    GAP = "gap"  # beyond the next version: an earlier event is missing, refuse to apply over it
+
+
+def admit(document: Document | None, envelope: Envelope) -> Verdict:
+    """The version guard: whether an event is the document's next one."""
+    version = document["version"] if document else 0
+    if envelope.sequence <= version:
+        return Verdict.SKIP
+    return Verdict.APPLY if envelope.sequence == version + 1 else Verdict.GAP
 
 
 def apply(document: Document | None, envelope: Envelope) -> Document:
