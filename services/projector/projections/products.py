@@ -11,8 +11,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from bson.decimal128 import Decimal128
 
+from shared.adapters.mongo import decimal128
 from shared.domain.events import ProductCreated, ProductUpdated
 from shared.domain.money import Money
 from shared.envelope import Envelope
@@ -21,7 +21,7 @@ Document = dict[str, Any]
 
 
 def money(price: Money) -> Document:
-    return {"amount": Decimal128(price.amount), "currency": price.currency}
+    return {"amount": decimal128(price.amount), "currency": price.currency}
 
 
 class Verdict(Enum):
