@@ -80,6 +80,9 @@ def projection(config: Config, ids: Path, results: dict[str, Any]) -> None:
         "raw_txn_seconds": raw["txn_seconds"],
         "raw_txn_bulk_per_s": round(events / raw["txn_seconds"], 1),
         "ratio_vs_raw_txn": round(replayed["events_per_s"] * raw["txn_seconds"] / events, 3),
+        "raw_insert_seconds": raw["insert_seconds"],
+        "raw_insert_per_s": round(events / raw["insert_seconds"], 1),
+        "ratio_vs_raw_insert": round(replayed["events_per_s"] * raw["insert_seconds"] / events, 3),
         "raw_mongo_s": raw["mongo_s"],
         "raw_mongo_commands": raw["mongo_commands"],
     }

@@ -11,7 +11,6 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-
 from shared.adapters.mongo import decimal128
 from shared.domain.events import ProductCreated, ProductUpdated
 from shared.domain.money import Money
