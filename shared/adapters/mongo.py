@@ -45,7 +45,8 @@ def decimal128(value: Decimal) -> Decimal128:
         return Decimal128(value)
     coefficient = int(value.copy_abs().scaleb(-exponent, _EXACT))
     high = (sign << 63) | ((exponent + _EXPONENT_BIAS) << 49) | (coefficient >> 64)
-    return Decimal128((high, coefficient & _LOW_BITS))
+    # (high, low) is a documented constructor form; bson's type hints leave it out
+    return Decimal128((high, coefficient & _LOW_BITS))  # type: ignore[arg-type]
 
 # Live products only, with the id as the last key so sorts are total and cursors stable.
 _PRODUCT_INDEXES = [
