@@ -48,6 +48,7 @@ def decimal128(value: Decimal) -> Decimal128:
     # (high, low) is a documented constructor form; bson's type hints leave it out
     return Decimal128((high, coefficient & _LOW_BITS))  # type: ignore[arg-type]
 
+
 # Live products only, with the id as the last key so sorts are total and cursors stable.
 _PRODUCT_INDEXES = [
     IndexModel([("deleted", ASCENDING), ("name", ASCENDING), ("_id", ASCENDING)]),
