@@ -5,7 +5,7 @@ Every service reads the same names so that one `.env` (or one compose file) conf
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -75,3 +75,6 @@ class QuerySettings(HttpSettings):
     # The read side is open by default; with this set, queries and subscriptions need a token.
     query_auth_required: bool = False
     min_version_timeout_s: float = 5.0
+    # Products `product(id)` keeps in memory (services/query/product_cache.py), about 1.5 KB
+    # each: the default holds a 100,000-product catalog twice over. 0 turns the cache off.
+    query_product_cache_size: int = Field(default=200_000, ge=0)

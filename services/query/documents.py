@@ -6,7 +6,10 @@ decimal strings (DESIGN.md §2: never a float). Everything here is pure.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from types import MappingProxyType
 from typing import Any
 
 from bson.decimal128 import Decimal128
@@ -66,6 +69,30 @@ def live(doc: Document | None) -> Document | None:
     if doc is None or doc.get("deleted"):
         return None
     return product(doc)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What `product(id)` needs of one `products` document: its version, whether it is a
+    tombstone, and the Product it answers (None for a tombstone).
+
+    The product cache hands the same snapshot to every request, so the Product is shaped once
+    and read-only all the way down (mapping proxies, a tuple of tags): a resolver that tried to
+    change it would fail instead of changing the answer of every later request.
+    """
+
+    version: int
+    deleted: bool
+    product: Mapping[str, Any] | None
+
+
+def snapshot(doc: Document) -> Snapshot:
+    if doc.get("deleted"):
+        return Snapshot(doc["version"], True, None)
+    shaped = product(doc)
+    shaped["price"] = MappingProxyType(shaped["price"])
+    shaped["tags"] = tuple(shaped["tags"])
+    return Snapshot(doc["version"], False, MappingProxyType(shaped))
 
 
 def event(doc: Document) -> Document:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -12,6 +13,7 @@ from graphql import GraphQLSchema
 from services.query import documents, listing, subscriptions
 from services.query.change_feed import ChangeFeed
 from services.query.consistency import wait_for_version
+from services.query.product_cache import ProductCache
 from services.query.read_models import ReadModels
 from services.query.scalars import datetime_scalar
 from shared.adapters.graphql_http import Info, load_sdl
@@ -20,7 +22,7 @@ from shared.domain.errors import InvalidInput
 
 
 def build_schema(
-    reads: ReadModels, feed: ChangeFeed, min_version_timeout_s: float
+    reads: ReadModels, feed: ChangeFeed, cache: ProductCache, min_version_timeout_s: float
 ) -> GraphQLSchema:
     query = QueryType()
     connection = ObjectType("ProductConnection")
@@ -29,15 +31,16 @@ def build_schema(
     @query.field("product")
     async def product(
         _: Any, _info: Info, id: str, minVersion: int | None = None
-    ) -> Document | None:
+    ) -> Mapping[str, Any] | None:
         if minVersion is None:
-            return documents.live(await reads.product(id))
-        if minVersion < 1:
+            found = await cache.get(id)
+        elif minVersion < 1:
             raise InvalidInput("minVersion", "must be at least 1")
-        doc = await wait_for_version(
-            feed, lambda: reads.product(id), id, minVersion, min_version_timeout_s
-        )
-        return documents.live(doc)
+        else:
+            found = await wait_for_version(
+                feed, lambda: cache.get(id), id, minVersion, min_version_timeout_s
+            )
+        return None if found is None else found.product
 
     @query.field("products")
     async def products(
