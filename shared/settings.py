@@ -78,3 +78,6 @@ class QuerySettings(HttpSettings):
     # Products `product(id)` keeps in memory (services/query/product_cache.py), about 1.5 KB
     # each: the default holds a 100,000-product catalog twice over. 0 turns the cache off.
     query_product_cache_size: int = Field(default=200_000, ge=0)
+    # Read the catalog into it (up to its size) at start and after a swap or feed outage, in the
+    # background, instead of product by product as they are asked for.
+    query_product_cache_warm: bool = True

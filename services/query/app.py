@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -46,7 +47,12 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
     db = mongo.database(client, settings)
     feed = ChangeFeed(db)
     reads = ReadModels(db)
-    cache = ProductCache(feed, reads.product, settings.query_product_cache_size)
+    cache = ProductCache(
+        feed,
+        reads.product,
+        settings.query_product_cache_size,
+        reads.products if settings.query_product_cache_warm else None,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -56,13 +62,23 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
             await mongo.ensure_indexes(db)
         except PyMongoError:
             log.warning("could not ensure read-model indexes; serving anyway", exc_info=True)
-        feed_task = asyncio.create_task(feed.run(), name="query-change-feed")
+        # Everything built so far (modules, the schema, the app) lives as long as the process.
+        # Out of the cyclic GC's sight it no longer makes each full collection walk it: those
+        # paused request handling for 70-240 ms under load (up to 2 per second at 2,000 req/s).
+        gc.collect()
+        gc.freeze()
+        tasks = [
+            asyncio.create_task(feed.run(), name="query-change-feed"),
+            asyncio.create_task(cache.run(), name="query-product-cache-warming"),
+        ]
         try:
             yield
         finally:
-            feed_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await feed_task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await client.close()
 
     async def ready() -> dict[str, bool]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
@@ -31,7 +30,7 @@ def build_schema(
     @query.field("product")
     async def product(
         _: Any, _info: Info, id: str, minVersion: int | None = None
-    ) -> Mapping[str, Any] | None:
+    ) -> Document | None:
         if minVersion is None:
             found = await cache.get(id)
         elif minVersion < 1:
@@ -40,7 +39,7 @@ def build_schema(
             found = await wait_for_version(
                 feed, lambda: cache.get(id), id, minVersion, min_version_timeout_s
             )
-        return None if found is None else found.product
+        return None if found is None else found.product()
 
     @query.field("products")
     async def products(

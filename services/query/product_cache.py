@@ -21,6 +21,9 @@ feed's position: a write becomes visible here when the feed reports it (as it do
   and the first read that finds it closed drops every entry too: the feed may resume from its
   token and report the changes of the outage only later, and a client that read them from
   MongoDB meanwhile must not then be answered older cached ones.
+- Warming (reading the catalog in, up to the cache's size, after every start, swap or outage,
+  so that reads do not each pay a miss first) follows the fill rule for each product: one
+  changed since the warm-up began is left to be read on demand; a Resync stops the warm-up.
 - No document is not cached: a creation would arrive as a change of a product the cache does
   not hold, and the gain (ids that do not exist) is not worth that extra rule.
 
@@ -31,15 +34,22 @@ document is gone), so the default 200,000 is about 300 MB at most.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import Counter as Tally
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
+from typing import Any
 
 from prometheus_client import Counter, Gauge
+from pymongo.errors import PyMongoError
 
 from services.query.change_feed import ChangeFeed, Notice, Resync
 from services.query.documents import Snapshot, snapshot
+from services.query.errors import ReadModelsUnavailable
 from shared.adapters.mongo import Document
+
+log = logging.getLogger(__name__)
 
 HITS = Counter("catalog_query_product_cache_hits_total", "product(id) reads answered from memory")
 MISSES = Counter(
@@ -52,14 +62,28 @@ STALE_FILLS = Counter(
 ENTRIES = Gauge("catalog_query_product_cache_entries", "Products held by the product cache")
 
 Read = Callable[[str], Awaitable[Document | None]]
+Scan = Callable[[int], AsyncIterable[Document]]
+_WARM_RETRY_S = 5.0
+_WARM_SLICE = 64
+# A Snapshot as an exact tuple of immutable values: CPython's cyclic GC stops tracking such
+# tuples after it first meets them, so a cache of 100,000 of them adds nothing to its full
+# collections; kept as Snapshot objects they made each one pause the service for 150-350 ms.
+_Entry = tuple[int, bool, tuple[Any, ...] | None]
+
+
+def _entry(found: Snapshot) -> _Entry:
+    return (found.version, found.deleted, found.values)
 
 
 class ProductCache:
-    def __init__(self, feed: ChangeFeed, read: Read, size: int) -> None:
+    def __init__(self, feed: ChangeFeed, read: Read, size: int, scan: Scan | None = None) -> None:
+        """`read` finds one product's document; `scan`, if given, yields up to n of them to
+        warm the cache with."""
         self._feed = feed
         self._read = read
+        self._scan = scan
         self._size = size
-        self._entries: OrderedDict[str, Snapshot] = OrderedDict()
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
         # Bumped whenever every entry is dropped: a fill started before must not be stored.
         self._epoch = 0
         # Counts the product changes dispatched; `_changed` keeps, only for products with a
@@ -67,6 +91,8 @@ class ProductCache:
         self._changes = 0
         self._changed: dict[str, int] = {}
         self._filling: Tally[str] = Tally()
+        self._warm_changed: set[str] | None = None  # while warming: products changed since
+        self._emptied = asyncio.Event()
         if size > 0:
             feed.observe(self._observe)
             ENTRIES.set_function(lambda: len(self._entries))
@@ -81,7 +107,7 @@ class ProductCache:
             if entry is not None:
                 self._entries.move_to_end(product_id)
                 HITS.inc()
-                return entry
+                return Snapshot(*entry)
             MISSES.inc()
             return await self._fill(product_id)
         if self._entries:
@@ -91,6 +117,40 @@ class ProductCache:
         MISSES.inc()
         doc = await self._read(product_id)
         return None if doc is None else snapshot(doc)
+
+    async def run(self) -> None:
+        """Warms the cache whenever it was emptied while the feed is (again) open; until cancelled."""
+        if self._size <= 0 or self._scan is None:
+            return
+        while True:
+            await self._feed.opened.wait()
+            self._emptied.clear()
+            try:
+                await self._warm(self._scan)
+            except (PyMongoError, ReadModelsUnavailable):
+                log.warning("could not warm the product cache; retrying", exc_info=True)
+                await asyncio.sleep(_WARM_RETRY_S)
+                continue
+            await self._emptied.wait()
+
+    async def _warm(self, scan: Scan) -> None:
+        epoch = self._epoch
+        self._warm_changed = set()
+        try:
+            async for doc in scan(self._size):
+                if epoch != self._epoch or not self._feed.opened.is_set():
+                    return
+                product_id = doc["_id"]
+                if product_id in self._warm_changed or product_id in self._entries:
+                    continue
+                if len(self._entries) >= self._size:
+                    return
+                self._entries[product_id] = _entry(snapshot(doc))
+                self._entries.move_to_end(product_id, last=False)  # requests' entries stay newer
+                if len(self._entries) % _WARM_SLICE == 0:
+                    await asyncio.sleep(0)  # let requests in: a batch is shaped in one go otherwise
+        finally:
+            self._warm_changed = None
 
     async def _fill(self, product_id: str) -> Snapshot | None:
         epoch, changes = self._epoch, self._changes
@@ -111,8 +171,8 @@ class ProductCache:
             STALE_FILLS.inc()
             return entry
         held = self._entries.get(product_id)
-        if held is None or held.version <= entry.version:
-            self._entries[product_id] = entry
+        if held is None or held[0] <= entry.version:
+            self._entries[product_id] = _entry(entry)
         self._entries.move_to_end(product_id)
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
@@ -126,15 +186,18 @@ class ProductCache:
         product_id = notice.product_id
         if product_id in self._filling:
             self._changed[product_id] = self._changes
+        if self._warm_changed is not None:
+            self._warm_changed.add(product_id)
         held = self._entries.get(product_id)
         if held is None:
             return
         doc = notice.document
         if doc is None:
             del self._entries[product_id]
-        elif doc["version"] >= held.version:
-            self._entries[product_id] = snapshot(doc)
+        elif doc["version"] >= held[0]:
+            self._entries[product_id] = _entry(snapshot(doc))
 
     def _drop(self) -> None:
         self._entries.clear()
         self._epoch += 1
+        self._emptied.set()
