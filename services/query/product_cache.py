@@ -65,14 +65,20 @@ Read = Callable[[str], Awaitable[Document | None]]
 Scan = Callable[[int], AsyncIterable[Document]]
 _WARM_RETRY_S = 5.0
 _WARM_SLICE = 64
-# A Snapshot as an exact tuple of immutable values: CPython's cyclic GC stops tracking such
-# tuples after it first meets them, so a cache of 100,000 of them adds nothing to its full
-# collections; kept as Snapshot objects they made each one pause the service for 150-350 ms.
-_Entry = tuple[int, bool, tuple[Any, ...] | None]
+# A Snapshot as one flat, exact tuple of immutable values (version, deleted, then the Product's
+# values, if any). CPython's cyclic GC stops tracking such a tuple soon after it is made (at
+# the next collection of its second generation, a matter of milliseconds under load), so 100,000
+# of them add nothing to full collections; kept as Snapshot objects they made each one pause
+# the service for 150-350 ms.
+_Entry = tuple[Any, ...]
 
 
 def _entry(found: Snapshot) -> _Entry:
-    return (found.version, found.deleted, found.values)
+    return (found.version, found.deleted, *(found.values or ()))
+
+
+def _snapshot(entry: _Entry) -> Snapshot:
+    return Snapshot(entry[0], entry[1], entry[2:] or None)
 
 
 class ProductCache:
@@ -107,7 +113,7 @@ class ProductCache:
             if entry is not None:
                 self._entries.move_to_end(product_id)
                 HITS.inc()
-                return Snapshot(*entry)
+                return _snapshot(entry)
             MISSES.inc()
             return await self._fill(product_id)
         if self._entries:
