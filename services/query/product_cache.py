@@ -137,6 +137,8 @@ class ProductCache:
                 log.warning("could not warm the product cache; retrying", exc_info=True)
                 await asyncio.sleep(_WARM_RETRY_S)
                 continue
+            except Exception:  # a bug: products are still cached as they are asked for
+                log.exception("warming the product cache failed")
             await self._emptied.wait()
 
     async def _warm(self, scan: Scan) -> None:
@@ -151,7 +153,12 @@ class ProductCache:
                     continue
                 if len(self._entries) >= self._size:
                     return
-                self._entries[product_id] = _entry(snapshot(doc))
+                try:
+                    entry = _entry(snapshot(doc))
+                except Exception:  # left to fail on its own reads, not to stop the warm-up
+                    log.exception("could not cache product %s", product_id)
+                    continue
+                self._entries[product_id] = entry
                 self._entries.move_to_end(product_id, last=False)  # requests' entries stay newer
                 if len(self._entries) % _WARM_SLICE == 0:
                     await asyncio.sleep(0)  # let requests in: a batch is shaped in one go otherwise
@@ -201,7 +208,13 @@ class ProductCache:
         if doc is None:
             del self._entries[product_id]
         elif doc["version"] >= held[0]:
-            self._entries[product_id] = _entry(snapshot(doc))
+            try:
+                self._entries[product_id] = _entry(snapshot(doc))
+            except Exception:
+                # Raising here would stop the feed for every listener, on this change each
+                # time it reopens. The product's own reads will fail the way this did.
+                log.exception("could not cache product %s as changed", product_id)
+                del self._entries[product_id]
 
     def _drop(self) -> None:
         self._entries.clear()

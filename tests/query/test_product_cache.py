@@ -451,3 +451,23 @@ def test_every_reader_of_a_snapshot_gets_a_product_of_its_own() -> None:
     first["price"]["amount"] = "0.00"
     assert found.product() == {**documents.product(doc), "tags": ("a",)}
     assert snapshot({**doc, "deleted": True}) == Snapshot(3, True, None)
+
+
+async def test_a_document_that_cannot_be_shaped_does_not_stop_the_feed(
+    db: AsyncDatabase[Document], writer: ReadModelWriter
+) -> None:
+    """The feed hands changes to the cache synchronously; a failure there must stay there."""
+    feed = ChangeFeed(db)
+    feed.opened.set()  # as if following the stream; its changes are dispatched by hand below
+    cache = ProductCache(feed, HeldRead(db), size=10)
+    pid = new_id()
+    await writer.apply([created(pid)])
+    await cache.get(pid)
+    assert len(cache) == 1
+    with feed.listen(pid) as listener:
+        broken = {"_id": pid, "version": 2, "deleted": False}  # no sku, name, price ...
+        feed._dispatch(
+            {"operationType": "replace", "documentKey": {"_id": pid}, "fullDocument": broken}
+        )
+        assert listener.queue.qsize() == 1  # the listeners still heard of it
+    assert len(cache) == 0  # and the product is read again when asked for
