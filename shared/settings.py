@@ -5,7 +5,7 @@ Every service reads the same names so that one `.env` (or one compose file) conf
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -78,3 +78,10 @@ class QuerySettings(HttpSettings):
     # The read side is open by default; with this set, queries and subscriptions need a token.
     query_auth_required: bool = False
     min_version_timeout_s: float = 5.0
+    # Products `product(id)` keeps in memory (services/query/product_cache.py), about 1 KB each
+    # (more with long texts): the default holds a 100,000-product catalog twice over, for
+    # ~200 MB at most. 0 turns the cache off.
+    query_product_cache_size: int = Field(default=200_000, ge=0)
+    # Read the catalog into it (up to its size) at start and after a swap or feed outage, in the
+    # background, instead of product by product as they are asked for.
+    query_product_cache_warm: bool = True

@@ -14,6 +14,7 @@ from pymongo.errors import PyMongoError
 from services.query import limits
 from services.query.change_feed import ChangeFeed
 from services.query.graphql import build_schema
+from services.query.product_cache import ProductCache
 from services.query.read_models import ReadModels
 from shared.adapters import auth, mongo
 from shared.adapters.graphql_http import mount_graphql
@@ -44,6 +45,13 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
     client = mongo.connect(settings)
     db = mongo.database(client, settings)
     feed = ChangeFeed(db)
+    reads = ReadModels(db)
+    cache = ProductCache(
+        feed,
+        reads.product,
+        settings.query_product_cache_size,
+        reads.products if settings.query_product_cache_warm else None,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -53,13 +61,18 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
             await mongo.ensure_indexes(db)
         except PyMongoError:
             log.warning("could not ensure read-model indexes; serving anyway", exc_info=True)
-        feed_task = asyncio.create_task(feed.run(), name="query-change-feed")
+        tasks = [
+            asyncio.create_task(feed.run(), name="query-change-feed"),
+            asyncio.create_task(cache.run(), name="query-product-cache-warming"),
+        ]
         try:
             yield
         finally:
-            feed_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await feed_task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await client.close()
 
     async def ready() -> dict[str, bool]:
@@ -67,9 +80,10 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
 
     app = service_app("catalog query service", ready, lifespan)
     app.state.change_feed = feed  # for operators' debugging and the tests
+    app.state.product_cache = cache
     mount_graphql(
         app,
-        build_schema(ReadModels(db), feed, settings.min_version_timeout_s),
+        build_schema(reads, feed, cache, settings.min_version_timeout_s),
         settings,
         verifier=verifier,
         explorer=ExplorerGraphiQL(title="Catalog query service", default_query=EXAMPLE),

@@ -8,13 +8,18 @@ keeps one stream and hands its changes to in-process listeners.
 The stream watches the database, not the collection, and keeps only events of the collection
 named `products`: a rebuilt read model swapped in by renaming it over `products` would
 invalidate a collection stream, while a database stream simply goes on with the new collection
-(and reports the rename, which listeners treat as "re-read").
+(and reports the rename, which listeners treat as "re-read"). A dropped `products` is reported
+the same way, and a deleted document as a change whose document vanished: the projector does
+neither, but the product cache must not outlive them.
 
 Race-freedom for waiters: a listener registers first, then reads the document, then waits.
 A change committed after the read comes through the stream afterwards. Whenever the stream
 (re)opens without continuing from a resume token — at startup, or after the oplog lost our
 position — every registered listener gets a `Resync`, since changes may have slipped through
 the gap; waiters then re-read.
+
+Observers (the product cache) get every notice synchronously, before any listener does, so
+whatever a woken listener reads through them already reflects the change that woke it.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,7 +50,10 @@ _PIPELINE: list[Document] = [
     {
         "$match": {
             "$or": [
-                {"ns.coll": PRODUCTS, "operationType": {"$in": ["insert", "replace", "update"]}},
+                {
+                    "ns.coll": PRODUCTS,
+                    "operationType": {"$in": ["insert", "replace", "update", "delete", "drop"]},
+                },
                 {"operationType": "rename", "to.coll": PRODUCTS},
             ]
         }
@@ -56,8 +64,8 @@ _PIPELINE: list[Document] = [
 @dataclass(frozen=True, slots=True)
 class ProductChanged:
     product_id: str
-    operation: str  # insert, replace or update
-    document: Document | None  # the document after the change; None if it vanished since
+    operation: str  # insert, replace, update or delete
+    document: Document | None  # the document after the change; None if deleted or gone since
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +76,7 @@ class Resync:
 
 
 Notice = ProductChanged | Resync
+Observer = Callable[[Notice], None]
 
 
 @dataclass(eq=False)
@@ -96,7 +105,12 @@ class ChangeFeed:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._db = db
         self._listeners: dict[str | None, set[Listener]] = {}
+        self._observers: list[Observer] = []
         self.opened = asyncio.Event()
+
+    def observe(self, observer: Observer) -> None:
+        """Hands every notice to `observer`, synchronously and before any listener gets it."""
+        self._observers.append(observer)
 
     def add(self, product_id: str | None = None) -> Listener:
         listener = Listener(product_id)
@@ -158,16 +172,20 @@ class ChangeFeed:
             delay = min(delay * 2, 5.0)
 
     def _dispatch(self, change: Document) -> None:
-        if change["operationType"] == "rename":
+        if change["operationType"] in ("rename", "drop"):
             self._broadcast(Resync("swap"))
             return
         product_id = change["documentKey"]["_id"]
         notice = ProductChanged(product_id, change["operationType"], change.get("fullDocument"))
+        for observer in self._observers:
+            observer(notice)
         for key in (product_id, None):
             for listener in self._listeners.get(key, ()):
                 listener.push(notice)
 
     def _broadcast(self, notice: Notice) -> None:
+        for observer in self._observers:
+            observer(notice)
         for group in self._listeners.values():
             for listener in group:
                 listener.push(notice)

@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import Counter, Histogram
 
 from services.query.change_feed import ChangeFeed, ProductChanged
+from services.query.documents import Snapshot, snapshot
 from services.query.errors import ConsistencyTimeout
-from shared.adapters.mongo import Document
 
-Read = Callable[[], Awaitable[Document | None]]
+Read = Callable[[], Awaitable[Snapshot | None]]
 
 WAITS = Histogram(
     "catalog_query_min_version_wait_seconds", "Time minVersion queries waited for the projector"
@@ -27,48 +27,43 @@ TIMEOUTS = Counter(
 )
 
 
-def settled(doc: Document | None, min_version: int) -> bool:
+def settled(found: Snapshot | None, min_version: int) -> bool:
     """Whether waiting longer could change the answer.
 
     A deleted product never gets another version, so its tombstone settles any wait.
     """
-    return doc is not None and (bool(doc.get("deleted")) or doc["version"] >= min_version)
-
-
-def _newer(current: Document | None, candidate: Document | None) -> Document | None:
-    if candidate is None:
-        return current
-    if current is None or candidate["version"] >= current["version"]:
-        return candidate
-    return current
+    return found is not None and (found.deleted or found.version >= min_version)
 
 
 async def wait_for_version(
     feed: ChangeFeed, read: Read, product_id: str, min_version: int, timeout_s: float
-) -> Document | None:
-    """The product's document (tombstone included) once it is at `min_version` or deleted.
+) -> Snapshot | None:
+    """The product (tombstone included) once it is at `min_version` or deleted.
 
     Raises ConsistencyTimeout when that takes longer than `timeout_s`. The order — listen,
     then read, then wait — is what makes this race-free: a write between the read and the
-    wait still arrives through the listener.
+    wait still arrives through the listener. The read may come from the product cache, which
+    the feed updates before it wakes any listener, so whatever the cache does not show yet is
+    still to come through the listener too. Listening before the first read, even when that
+    read turns out settled, costs less than a second read for every query that has to wait.
     """
-    doc = await read()
-    if settled(doc, min_version):
-        return doc
-    started = time.monotonic()
-    try:
-        async with asyncio.timeout(timeout_s):
-            with feed.listen(product_id) as listener:
-                doc = await read()
-                while not settled(doc, min_version):
+    with feed.listen(product_id) as listener:
+        found = await read()
+        if settled(found, min_version):
+            return found
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not settled(found, min_version):
                     notice = await listener.get()
                     if isinstance(notice, ProductChanged) and notice.document is not None:
-                        doc = _newer(doc, notice.document)
+                        if found is None or notice.document["version"] >= found.version:
+                            found = snapshot(notice.document)
                     else:  # a gap in the feed, a swapped-in collection, or a vanished document
-                        doc = await read()
-    except TimeoutError:
-        TIMEOUTS.inc()
-        raise ConsistencyTimeout(min_version, doc["version"] if doc else 0) from None
-    finally:
-        WAITS.observe(time.monotonic() - started)
-    return doc
+                        found = await read()
+        except TimeoutError:
+            TIMEOUTS.inc()
+            raise ConsistencyTimeout(min_version, found.version if found else 0) from None
+        finally:
+            WAITS.observe(time.monotonic() - started)
+    return found

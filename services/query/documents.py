@@ -6,6 +6,7 @@ decimal strings (DESIGN.md §2: never a float). Everything here is pure.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
@@ -66,6 +67,48 @@ def live(doc: Document | None) -> Document | None:
     if doc is None or doc.get("deleted"):
         return None
     return product(doc)
+
+
+# The Product's fields whose values a Snapshot keeps as they are; the price follows as two.
+_KEPT: tuple[str, ...] = ("id", "sku", "name", "description", "category", "tags", "brand")
+_KEPT += ("version", "createdAt", "updatedAt")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What `product(id)` needs of one `products` document: its version, whether it is a
+    tombstone, and the Product it answers, shaped already.
+
+    The product cache keeps one per product and every request reads it, so the Product is kept
+    as a tuple of immutable values (strings, numbers, datetimes, a tuple of tags), and each
+    caller gets a dict of its own from `product()`: nothing a request does to its answer can
+    change another's. (Such tuples are also untracked by CPython's cyclic GC, which is what
+    lets the cache hold a whole catalog without long full collections.)
+    """
+
+    version: int
+    deleted: bool
+    values: tuple[Any, ...] | None  # _KEPT's values, then price amount and currency
+
+    def product(self) -> Document | None:
+        """A new Product dict, or None for a tombstone."""
+        values = self.values
+        if values is None:
+            return None
+        shaped = dict(zip(_KEPT, values, strict=False))
+        shaped["price"] = {"amount": values[-2], "currency": values[-1]}
+        return shaped
+
+
+def snapshot(doc: Document) -> Snapshot:
+    if doc.get("deleted"):
+        return Snapshot(doc["version"], True, None)
+    shaped = product(doc)
+    shaped["tags"] = tuple(shaped["tags"])
+    price = shaped["price"]
+    return Snapshot(
+        doc["version"], False, (*(shaped[f] for f in _KEPT), price["amount"], price["currency"])
+    )
 
 
 def event(doc: Document) -> Document:

@@ -12,6 +12,7 @@ from graphql import GraphQLSchema
 from services.query import documents, listing, subscriptions
 from services.query.change_feed import ChangeFeed
 from services.query.consistency import wait_for_version
+from services.query.product_cache import ProductCache
 from services.query.read_models import ReadModels
 from services.query.scalars import datetime_scalar
 from shared.adapters.graphql_http import Info, load_sdl
@@ -20,7 +21,7 @@ from shared.domain.errors import InvalidInput
 
 
 def build_schema(
-    reads: ReadModels, feed: ChangeFeed, min_version_timeout_s: float
+    reads: ReadModels, feed: ChangeFeed, cache: ProductCache, min_version_timeout_s: float
 ) -> GraphQLSchema:
     query = QueryType()
     connection = ObjectType("ProductConnection")
@@ -31,13 +32,14 @@ def build_schema(
         _: Any, _info: Info, id: str, minVersion: int | None = None
     ) -> Document | None:
         if minVersion is None:
-            return documents.live(await reads.product(id))
-        if minVersion < 1:
+            found = await cache.get(id)
+        elif minVersion < 1:
             raise InvalidInput("minVersion", "must be at least 1")
-        doc = await wait_for_version(
-            feed, lambda: reads.product(id), id, minVersion, min_version_timeout_s
-        )
-        return documents.live(doc)
+        else:
+            found = await wait_for_version(
+                feed, lambda: cache.get(id), id, minVersion, min_version_timeout_s
+            )
+        return None if found is None else found.product()
 
     @query.field("products")
     async def products(

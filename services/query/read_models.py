@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
@@ -27,6 +27,7 @@ R = TypeVar("R")
 # What a read meets when a rebuild renames fresh collections over the live ones mid-query:
 # QueryPlanKilled, NamespaceNotFound, CursorNotFound, CursorKilled. Read again, from the new one.
 _SWAPPED_UNDER_US = {175, 26, 43, 237}
+_SCAN_BATCH = 500
 
 
 def survives_swap(read: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -59,6 +60,14 @@ class ReadModels:
     async def product(self, product_id: str) -> Document | None:
         """The product's document, tombstone included (the caller decides what deleted means)."""
         return await self._db[PRODUCTS].find_one({"_id": product_id})
+
+    async def products(self, limit: int) -> AsyncIterator[Document]:
+        """Up to `limit` product documents, tombstones included, in no particular order (to warm
+        the product cache). Small batches, so that a consumer shaping each document as it comes
+        does not hold the event loop for a whole 16 MB batch."""
+        cursor = self._db[PRODUCTS].find().limit(limit).batch_size(_SCAN_BATCH)
+        async for doc in cursor:
+            yield doc
 
     @survives_swap
     async def page(self, page: Page) -> tuple[list[Document], bool]:

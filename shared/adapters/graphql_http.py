@@ -303,6 +303,7 @@ def mount_graphql(
         handler.query_validator = cache.validate
     # The GraphQL app is the route's ASGI endpoint itself: a request handler function would add
     # Starlette's per-request wrapping (a second Request, exception plumbing) for nothing.
-    app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]))
+    # First in line: every request to it would otherwise be matched against the others first.
+    app.router.routes.insert(0, Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]))
     if websocket:
         app.router.add_websocket_route("/graphql", graphql.handle_websocket)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ nothing refused reaches the log, and the service stays ready."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -306,6 +307,47 @@ async def test_a_request_that_runs_too_long_answers_a_retriable_timeout(
         assert response.status_code == 200
         assert codes(response) == ["REQUEST_TIMEOUT"]
         assert response.json()["errors"][0]["extensions"]["retriable"] is True
+        assert service.ready()[0] == 200
+    finally:
+        service.stop()
+
+
+async def test_responses_written_in_one_go_still_follow_http(isolated_env: dict[str, str]) -> None:
+    """serve() holds a response's head until its body is written, to send both at once: over a
+    raw socket, pipelined requests, `Expect: 100-continue` and `Connection: close` still get
+    exactly their answers, in order, and the connection ends when asked to."""
+    service = Service("query", isolated_env).start()
+    try:
+        body = json.dumps({"query": "{ products(first: 1) { totalCount } }"}).encode()
+
+        def post(*headers: str) -> bytes:
+            head = [
+                "POST /graphql HTTP/1.1",
+                "Host: query",
+                "Content-Type: application/json",
+                f"Content-Length: {len(body)}",
+                *headers,
+            ]
+            return ("\r\n".join(head) + "\r\n\r\n").encode()
+
+        reader, writer = await asyncio.open_connection("127.0.0.1", service.port)
+        # Two requests in one packet, then one whose body waits for the server's go-ahead.
+        writer.write(post() + body + post() + body + post("Expect: 100-continue"))
+        await writer.drain()
+        continue_ = b"HTTP/1.1 100 Continue\r\n\r\n"
+        received = await asyncio.wait_for(reader.readuntil(continue_), 10)
+        writer.write(body + post("Connection: close") + body)
+        await writer.drain()
+        received += await asyncio.wait_for(reader.read(), 10)  # until the server closes
+        writer.close()
+        first, rest = received.split(continue_)
+        ok = b"HTTP/1.1 200 OK\r\n"
+        expected = b'{"data":{"products":{"totalCount":0}}}'
+        assert [answer.endswith(expected) for answer in first.split(ok)] == [False, True, True]
+        answers = rest.split(ok)
+        assert [answer.endswith(expected) for answer in answers] == [False, True, True], rest
+        assert answers[0] == b""
+        assert b"connection: close" in answers[-1].lower()
         assert service.ready()[0] == 200
     finally:
         service.stop()

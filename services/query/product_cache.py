@@ -1,0 +1,222 @@
+"""`products` documents held in memory for `product(id)`, kept current by the change feed.
+
+Reading each product from MongoDB was the biggest part of a `product(id)` request's CPU
+(bench/RESULTS.md), while the service's change feed already receives every product document
+after each change. So the query service keeps the catalog's products (read in at start, or as
+they are asked for), already shaped for GraphQL, and lets the feed keep them current. It serves a cached version no older than the
+feed's position: a write becomes visible here when the feed reports it (as it does to
+`minVersion` waits), never later. What makes that hold:
+
+- The feed hands the cache each notice synchronously, before any listener wakes, so a listener
+  woken by a change and reading through the cache sees that change (`wait_for_version` relies
+  on this).
+- A change of a cached product replaces its entry unless the entry is newer (the feed's
+  `updateLookup` may report a later document than the change; a read filled in meanwhile may
+  be later still). A document that vanished drops its entry.
+- A miss is read from MongoDB and stored only if nothing that could make it stale was dispatched
+  while the read was in flight: no change of that product (MongoDB may have answered with the
+  version before it, which no later notice would correct) and no Resync.
+- A Resync (the stream restarted without its position, a rebuilt read model renamed over
+  `products`, a dropped one) drops every entry. While the feed is closed the cache is bypassed,
+  and the first read that finds it closed drops every entry too: the feed may resume from its
+  token and report the changes of the outage only later, and a client that read them from
+  MongoDB meanwhile must not then be answered older cached ones.
+- Warming (reading the catalog in, up to the cache's size, after every start, swap or outage,
+  so that reads do not each pay a miss first) follows the fill rule for each product: one
+  changed since the warm-up began is left to be read on demand; a Resync stops the warm-up.
+- No document is not cached: a creation would arrive as a change of a product the cache does
+  not hold, and the gain (ids that do not exist) is not worth that extra rule.
+
+Bounded LRU; `QUERY_PRODUCT_CACHE_SIZE` entries (0 turns the cache off). An entry of the
+benchmark's products (short names and descriptions) costs about 0.9 KB: 100,000 of them took the
+query service from 84 to 178 MB peak RSS. Longer texts cost what they weigh as Python strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter as Tally
+from collections import OrderedDict
+from collections.abc import AsyncIterable, Awaitable, Callable
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+from pymongo.errors import PyMongoError
+
+from services.query.change_feed import ChangeFeed, Notice, Resync
+from services.query.documents import Snapshot, snapshot
+from services.query.errors import ReadModelsUnavailable
+from shared.adapters.mongo import Document
+
+log = logging.getLogger(__name__)
+
+HITS = Counter("catalog_query_product_cache_hits_total", "product(id) reads answered from memory")
+MISSES = Counter(
+    "catalog_query_product_cache_misses_total", "product(id) reads that went to MongoDB"
+)
+STALE_FILLS = Counter(
+    "catalog_query_product_cache_fills_discarded_total",
+    "MongoDB reads not cached because a change or resync raced them",
+)
+ENTRIES = Gauge("catalog_query_product_cache_entries", "Products held by the product cache")
+
+Read = Callable[[str], Awaitable[Document | None]]
+Scan = Callable[[int], AsyncIterable[Document]]
+_WARM_RETRY_S = 5.0
+_WARM_SLICE = 64
+# A Snapshot as one flat, exact tuple of immutable values (version, deleted, then the Product's
+# values, if any). CPython's cyclic GC stops tracking such a tuple soon after it is made (at
+# the next collection of its second generation, a matter of milliseconds under load), so 100,000
+# of them add nothing to full collections; kept as Snapshot objects they made each one pause
+# the service for 150-350 ms.
+_Entry = tuple[Any, ...]
+
+
+def _entry(found: Snapshot) -> _Entry:
+    return (found.version, found.deleted, *(found.values or ()))
+
+
+def _snapshot(entry: _Entry) -> Snapshot:
+    return Snapshot(entry[0], entry[1], entry[2:] or None)
+
+
+class ProductCache:
+    def __init__(self, feed: ChangeFeed, read: Read, size: int, scan: Scan | None = None) -> None:
+        """`read` finds one product's document; `scan`, if given, yields up to n of them to
+        warm the cache with."""
+        self._feed = feed
+        self._read = read
+        self._scan = scan
+        self._size = size
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        # Bumped whenever every entry is dropped: a fill started before must not be stored.
+        self._epoch = 0
+        # Counts the product changes dispatched; `_changed` keeps, only for products with a
+        # fill in flight, the count at their last change.
+        self._changes = 0
+        self._changed: dict[str, int] = {}
+        self._filling: Tally[str] = Tally()
+        self._warm_changed: set[str] | None = None  # while warming: products changed since
+        self._emptied = asyncio.Event()
+        if size > 0:
+            feed.observe(self._observe)
+            ENTRIES.set_function(lambda: len(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, product_id: str) -> Snapshot | None:
+        """The product's snapshot (tombstones included), from memory when held."""
+        if self._size > 0 and self._feed.opened.is_set():
+            entry = self._entries.get(product_id)
+            if entry is not None:
+                self._entries.move_to_end(product_id)
+                HITS.inc()
+                return _snapshot(entry)
+            MISSES.inc()
+            return await self._fill(product_id)
+        if self._entries:
+            self._drop()
+        else:  # a fill in flight since before the feed closed must not be stored either
+            self._epoch += 1
+        MISSES.inc()
+        doc = await self._read(product_id)
+        return None if doc is None else snapshot(doc)
+
+    async def run(self) -> None:
+        """Warms the cache whenever it was emptied while the feed is (again) open; until cancelled."""
+        if self._size <= 0 or self._scan is None:
+            return
+        while True:
+            await self._feed.opened.wait()
+            self._emptied.clear()
+            try:
+                await self._warm(self._scan)
+            except (PyMongoError, ReadModelsUnavailable):
+                log.warning("could not warm the product cache; retrying", exc_info=True)
+                await asyncio.sleep(_WARM_RETRY_S)
+                continue
+            except Exception:  # a bug: products are still cached as they are asked for
+                log.exception("warming the product cache failed")
+            await self._emptied.wait()
+
+    async def _warm(self, scan: Scan) -> None:
+        epoch = self._epoch
+        self._warm_changed = set()
+        try:
+            async for doc in scan(self._size):
+                if epoch != self._epoch or not self._feed.opened.is_set():
+                    return
+                product_id = doc["_id"]
+                if product_id in self._warm_changed or product_id in self._entries:
+                    continue
+                if len(self._entries) >= self._size:
+                    return
+                try:
+                    entry = _entry(snapshot(doc))
+                except Exception:  # left to fail on its own reads, not to stop the warm-up
+                    log.exception("could not cache product %s", product_id)
+                    continue
+                self._entries[product_id] = entry
+                self._entries.move_to_end(product_id, last=False)  # requests' entries stay newer
+                if len(self._entries) % _WARM_SLICE == 0:
+                    await asyncio.sleep(0)  # let requests in: a batch is shaped in one go otherwise
+        finally:
+            self._warm_changed = None
+
+    async def _fill(self, product_id: str) -> Snapshot | None:
+        epoch, changes = self._epoch, self._changes
+        self._filling[product_id] += 1
+        try:
+            doc = await self._read(product_id)
+        finally:
+            self._filling[product_id] -= 1
+            if self._filling[product_id]:
+                changed = self._changed.get(product_id, 0)
+            else:
+                del self._filling[product_id]
+                changed = self._changed.pop(product_id, 0)
+        if doc is None:
+            return None
+        entry = snapshot(doc)
+        if epoch != self._epoch or changed > changes or not self._feed.opened.is_set():
+            STALE_FILLS.inc()
+            return entry
+        held = self._entries.get(product_id)
+        if held is None or held[0] <= entry.version:
+            self._entries[product_id] = _entry(entry)
+        self._entries.move_to_end(product_id)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return entry
+
+    def _observe(self, notice: Notice) -> None:
+        if isinstance(notice, Resync):
+            self._drop()
+            return
+        self._changes += 1
+        product_id = notice.product_id
+        if product_id in self._filling:
+            self._changed[product_id] = self._changes
+        if self._warm_changed is not None:
+            self._warm_changed.add(product_id)
+        held = self._entries.get(product_id)
+        if held is None:
+            return
+        doc = notice.document
+        if doc is None:
+            del self._entries[product_id]
+        elif doc["version"] >= held[0]:
+            try:
+                self._entries[product_id] = _entry(snapshot(doc))
+            except Exception:
+                # Raising here would stop the feed for every listener, on this change each
+                # time it reopens. The product's own reads will fail the way this did.
+                log.exception("could not cache product %s as changed", product_id)
+                del self._entries[product_id]
+
+    def _drop(self) -> None:
+        self._entries.clear()
+        self._epoch += 1
+        self._emptied.set()
