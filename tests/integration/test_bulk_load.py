@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.projector import bulk_load
@@ -24,7 +23,7 @@ from services.projector.writer import ReadModelWriter
 from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, ensure_indexes
 from shared.envelope import BadRecord, Envelope
 from tests.integration.test_projections import check_fold
-from tests.support.read_models import actual_stats
+from tests.support.read_models import actual_stats, scratch_database
 from tests.support.strategies import commands, write_side
 
 COLLECTIONS = (PRODUCTS, HISTORY, CATEGORY_STATS)
@@ -32,11 +31,8 @@ COLLECTIONS = (PRODUCTS, HISTORY, CATEGORY_STATS)
 
 @pytest.fixture(scope="module")
 async def db(mongodb_url: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url, tz_aware=True)
-    database = client[f"test_bulk_load_{uuid.uuid4().hex[:8]}"]
-    yield database
-    await client.drop_database(database.name)
-    await client.close()
+    async with scratch_database(mongodb_url, "test_bulk_load") as database:
+        yield database
 
 
 async def stream(items: Iterable[Envelope | BadRecord]) -> AsyncIterator[Envelope | BadRecord]:

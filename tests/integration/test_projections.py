@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.projector.writer import ReadModelWriter
@@ -23,17 +22,15 @@ from tests.support.read_models import (
     expected_product,
     expected_stats,
     rounded,
+    scratch_database,
 )
 from tests.support.strategies import IDS, commands, write_side
 
 
 @pytest.fixture(scope="module")
 async def db(mongodb_url: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url, tz_aware=True)
-    database = client[f"test_projections_{uuid.uuid4().hex[:8]}"]
-    yield database
-    await client.drop_database(database.name)
-    await client.close()
+    async with scratch_database(mongodb_url, "test_projections") as database:
+        yield database
 
 
 def fold_events(log: list[Envelope]) -> dict[str, Product]:

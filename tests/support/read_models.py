@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.domain.decider import Product, State
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(
+    mongodb_url: str, prefix: str
+) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """A database of its own for a test module, dropped afterwards."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url, tz_aware=True)
+    database = client[f"{prefix}_{uuid.uuid4().hex[:8]}"]
+    try:
+        yield database
+    finally:
+        await client.drop_database(database.name)
+        await client.close()
 
 
 def expected_product(state: Product) -> dict[str, Any]:
