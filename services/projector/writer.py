@@ -4,6 +4,14 @@ The version on each product document is the guard: an event at or below it was a
 (a redelivery) and is skipped; an event above the next version means a hole in the log and is
 refused rather than applied over it. Because products, history and statistics change in one
 transaction, a crash leaves either all of a batch or none of it.
+
+Every round trip of a batch's transaction is paid by the end-to-end lag: the projector writes
+one small batch after another (a couple of events each at 200 mutations/s), so an event waits
+for the batch in progress and then for its own. Hence the statistics are first moved by a
+guarded update that needs no read of them (`category_stats.guarded`); only a batch where a guard
+does not hold — a price at a bound left, a new key, a document older than `priceSum` — is
+rolled back and done again the reading way: on the bench's catalog (5,000 products per
+category) about one price update in 2,500 moves a product that held its category's min or max.
 """
 
 from __future__ import annotations
@@ -26,6 +34,10 @@ from shared.envelope import Envelope
 log = logging.getLogger(__name__)
 
 
+class _BoundsUnknown(Exception):
+    """A guarded statistics update did not match: this batch must read the statistics."""
+
+
 @dataclass
 class BatchResult:
     applied: int = 0
@@ -43,13 +55,21 @@ class ReadModelWriter:
 
     async def apply(self, envelopes: Sequence[Envelope]) -> BatchResult:
         async with self._db.client.start_session() as session:
-            result: BatchResult = await session.with_transaction(
-                lambda s: self._apply(s, envelopes)
-            )
+            try:
+                return await self._transaction(session, envelopes, guarded=True)
+            except _BoundsUnknown:  # rolled back: nothing of the first attempt is left
+                return await self._transaction(session, envelopes, guarded=False)
+
+    async def _transaction(
+        self, session: AsyncClientSession, envelopes: Sequence[Envelope], guarded: bool
+    ) -> BatchResult:
+        result: BatchResult = await session.with_transaction(
+            lambda s: self._apply(s, envelopes, guarded)
+        )
         return result
 
     async def _apply(
-        self, session: AsyncClientSession, envelopes: Sequence[Envelope]
+        self, session: AsyncClientSession, envelopes: Sequence[Envelope], guarded: bool
     ) -> BatchResult:
         result = BatchResult()
         ids = list({e.product_id for e in envelopes})
@@ -86,13 +106,28 @@ class ReadModelWriter:
                 product_ops.append(InsertOne(doc))
             elif old["version"] != doc["version"]:
                 product_ops.append(ReplaceOne({"_id": product_id, "version": old["version"]}, doc))
+        if changes and guarded:
+            await self._move_stats(session, changes)
         if product_ops:
             await self._products.bulk_write(product_ops, ordered=False, session=session)
         if history_ops:
             await self._history.bulk_write(history_ops, ordered=False, session=session)
-        if changes:
+        if changes and not guarded:
             await self._update_stats(session, changes)
         return result
+
+    async def _move_stats(
+        self, session: AsyncClientSession, changes: category_stats.Changes
+    ) -> None:
+        """Statistics moved without reading them, or _BoundsUnknown if a guard did not hold.
+
+        Written first in the transaction, so that a batch that must start again has written
+        as little as possible.
+        """
+        ops = [category_stats.guarded(key, delta) for key, delta in changes.items()]
+        written = await self._stats.bulk_write(ops, ordered=False, session=session)
+        if written.matched_count != len(ops):
+            raise _BoundsUnknown
 
     async def _update_stats(
         self, session: AsyncClientSession, changes: category_stats.Changes
