@@ -1,8 +1,10 @@
-"""The projector's loop: consume a batch, dead-letter what cannot be read, write, then commit.
+"""The projector's loop: take a batch, dead-letter what cannot be read, write, then commit.
 
 Offsets are committed only after the batch's MongoDB transaction succeeded, so a crash at any
 point redelivers at most the last batch, which the version guard turns into no-ops. While MongoDB
 is unreachable the loop retries the same batch and commits nothing: it pauses, it loses nothing.
+Beside the loop, a task takes records from the consumer as they arrive (see intake.py), so that
+the next batch is all that was committed while this one was written.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from services.projector.handover import PauseSwitch
+from services.projector.intake import Batches, Intake
 from services.projector.writer import ReadModelWriter
 from shared.adapters.mongo import Document
 from shared.envelope import BadRecord, Envelope, from_record
@@ -49,6 +52,7 @@ class Projector:
         self._pause = pause
         self._consumer: Any = None
         self._dlq: Any = None
+        self._intake = Intake(settings.projector_max_batch)
         self.running = False
         self.mongo_ok = True
         self.gaps = 0
@@ -82,14 +86,20 @@ class Projector:
 
     async def run(self) -> None:
         self.running = True
+        async with asyncio.TaskGroup() as tasks:  # if one fails, both stop and run() raises
+            tasks.create_task(self._fetch(), name="projector-fetch")
+            while True:
+                if (token := await self._pause_requested()) is not None:
+                    await self._hand_over(token)
+                batches = await self._intake.take(0.2, self._consumer.assignment())
+                if batches:
+                    await self._project(batches)
+
+    async def _fetch(self) -> None:
+        """Keep taking records from the consumer, as far as the intake has room."""
         while True:
-            if (token := await self._pause_requested()) is not None:
-                await self._hand_over(token)
-            batches = await self._consumer.getmany(
-                timeout_ms=200, max_records=self._settings.projector_max_batch
-            )
-            if batches:
-                await self._project(batches)
+            room = await self._intake.room()
+            self._intake.put(await self._consumer.getmany(timeout_ms=200, max_records=room))
 
     async def _pause_requested(self) -> str | None:
         """The rebuild's pause request; none while MongoDB is unreachable.
@@ -105,7 +115,12 @@ class Projector:
             return None
 
     async def _hand_over(self, token: str) -> None:
-        """Stand still while a rebuild swaps the read models; every fetched record is applied."""
+        """Stand still while a rebuild swaps the read models.
+
+        The positions are the consumer's: past every record applied, and past those fetched
+        but not yet applied, too, so the rebuild replays these as well and applying them after
+        the swap changes nothing (version guard).
+        """
         positions = {
             tp.partition: await self._consumer.position(tp) for tp in self._consumer.assignment()
         }
@@ -113,7 +128,7 @@ class Projector:
         await self._pause.hold(token, positions)
         log.info("resumed after the rebuild")
 
-    async def _project(self, batches: dict[TopicPartition, list[Any]]) -> None:
+    async def _project(self, batches: Batches) -> None:
         good: list[Envelope] = []
         for tp, records in batches.items():
             for record in records:
@@ -177,13 +192,15 @@ class Projector:
         """Committed records not yet projected, per assigned partition (known after a fetch).
 
         Measured from the consumer's position, which moves past transaction markers too, so an
-        idle projector reports 0 and not the number of commit markers behind its last record.
+        idle projector reports 0 and not the number of commit markers behind its last record;
+        records fetched but still in the intake count as not projected.
         """
         lags = {}
         for tp in self._consumer.assignment():
             end = self._consumer.last_stable_offset(tp)
             if end is not None:
-                lags[tp.partition] = max(0, end - await self._consumer.position(tp))
+                behind = end - await self._consumer.position(tp) + self._intake.pending(tp)
+                lags[tp.partition] = max(0, behind)
         return lags
 
     async def publish_status(self, status: AsyncCollection[Document], every_s: float = 1.0) -> None:
