@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.projector.writer import ReadModelWriter
+from services.projector.writer import GUARDED_BATCH, ReadModelWriter
 from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, ensure_indexes
 from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
 from shared.domain.decider import Product, evolve
@@ -303,6 +303,47 @@ async def test_statistics_are_read_only_when_a_bound_may_have_left(
             assert "find category_stats" in sent, case
         else:
             assert sent == guarded, case
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def test_a_large_batch_reads_the_statistics_without_a_guarded_attempt(
+    mongodb_url: str,
+) -> None:
+    """Past GUARDED_BATCH events a guard miss would undo too much work: read right away."""
+    commands = Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongodb_url, tz_aware=True, event_listeners=[commands]
+    )
+    db = client[f"test_guarded_{uuid.uuid4().hex[:8]}"]
+    try:
+        await ensure_indexes(db)
+        writer = ReadModelWriter(db)
+        count = GUARDED_BATCH + 1
+        log, states = write_side(
+            [
+                parse(
+                    CreateProduct,
+                    {
+                        "sku": f"S{n}",
+                        "name": f"P{n}",
+                        "category": "cups",
+                        "price": {"amount": f"{n + 1}.00", "currency": "EUR"},
+                    },
+                )
+                for n in range(count + 1)
+            ]
+        )
+        await writer.apply(log[:1])
+        commands.sent.clear()
+        assert (await writer.apply(log[1:])).applied == count
+        assert "abortTransaction" not in commands.sent
+        assert commands.sent.index("find category_stats") < commands.sent.index(
+            "update category_stats"
+        )
+        stats = [d async for d in db[CATEGORY_STATS].find()]
+        assert actual_stats(stats) == rounded(expected_stats(list(states.values())))
     finally:
         await client.drop_database(db.name)
         await client.close()
