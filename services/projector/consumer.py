@@ -5,6 +5,11 @@ point redelivers at most the last batch, which the version guard turns into no-o
 is unreachable the loop retries the same batch and commits nothing: it pauses, it loses nothing.
 Beside the loop, a task takes records from the consumer as they arrive (see intake.py), so that
 the next batch is all that was committed while this one was written.
+
+A batch's offset commit is not waited for before the next batch starts: it runs while the next
+batch is written, and that batch's MongoDB transaction commits only after it succeeded (the
+writer's `before_commit`). So MongoDB never holds more than one batch whose offsets are not
+committed, and the Kafka round trip is off the path from one batch to the next.
 """
 
 from __future__ import annotations
@@ -43,6 +48,10 @@ LAST_EVENT = Gauge(
 BATCH_SECONDS = Histogram("catalog_projector_batch_seconds", "Time to project one batch")
 
 
+class OffsetCommitFailed(Exception):
+    """Kafka refused a batch's offsets: the loop ends, as when it waited for the commit."""
+
+
 class Projector:
     def __init__(
         self, settings: ProjectorSettings, writer: ReadModelWriter, pause: PauseSwitch
@@ -53,6 +62,7 @@ class Projector:
         self._consumer: Any = None
         self._dlq: Any = None
         self._intake = Intake(settings.projector_max_batch)
+        self._committing: asyncio.Task[None] | None = None  # the last batch's offset commit
         self.running = False
         self.mongo_ok = True
         self.gaps = 0
@@ -121,6 +131,7 @@ class Projector:
         but not yet applied, too, so the rebuild replays these as well and applying them after
         the swap changes nothing (version guard).
         """
+        await self._offsets_committed()
         positions = {
             tp.partition: await self._consumer.position(tp) for tp in self._consumer.assignment()
         }
@@ -154,15 +165,27 @@ class Projector:
             if result.last_event_time is not None:
                 self.last_event_time = result.last_event_time
                 LAST_EVENT.set(result.last_event_time.timestamp())
-        await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+        await self._offsets_committed()  # one offset commit at a time, in batch order
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        self._committing = asyncio.create_task(self._consumer.commit(offsets))
+
+    async def _offsets_committed(self) -> None:
+        """Until the last batch's offsets are committed; OffsetCommitFailed if Kafka refused."""
+        if self._committing is not None:
+            try:
+                await self._committing
+            except Exception as exc:
+                raise OffsetCommitFailed(f"committing offsets failed: {exc!r}") from exc
 
     async def _write_until_done(self, envelopes: list[Envelope]) -> Any:
         delay = 0.1
         while True:
             try:
-                result = await self._writer.apply(envelopes)
+                result = await self._writer.apply(envelopes, self._offsets_committed)
                 self.mongo_ok = True
                 return result
+            except OffsetCommitFailed:
+                raise
             except Exception:
                 self.mongo_ok = False
                 log.warning(

@@ -20,7 +20,7 @@ attempt, grows with every event (about every second batch of 2,000 updates there
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,7 @@ from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, Document
 from shared.envelope import Envelope
 
 log = logging.getLogger(__name__)
+BeforeCommit = Callable[[], Awaitable[None]]
 
 
 # Up to this many events a batch first tries the guarded statistics update (see above).
@@ -60,22 +61,35 @@ class ReadModelWriter:
         self._history = db[HISTORY + suffix]
         self._stats = db[CATEGORY_STATS + suffix]
 
-    async def apply(self, envelopes: Sequence[Envelope]) -> BatchResult:
+    async def apply(
+        self, envelopes: Sequence[Envelope], before_commit: BeforeCommit | None = None
+    ) -> BatchResult:
+        """Apply a batch in one transaction; `before_commit` is awaited after the batch's
+        writes, just before the commit (the projector waits there for the last batch's
+        offsets), and what it raises rolls the batch back."""
         async with self._db.client.start_session() as session:
             if len(envelopes) <= GUARDED_BATCH:
                 try:
-                    return await self._transaction(session, envelopes, guarded=True)
+                    return await self._transaction(session, envelopes, True, before_commit)
                 except _BoundsUnknown:  # rolled back: nothing of the first attempt is left
                     pass
-            return await self._transaction(session, envelopes, guarded=False)
+            return await self._transaction(session, envelopes, False, before_commit)
 
     async def _transaction(
-        self, session: AsyncClientSession, envelopes: Sequence[Envelope], guarded: bool
+        self,
+        session: AsyncClientSession,
+        envelopes: Sequence[Envelope],
+        guarded: bool,
+        before_commit: BeforeCommit | None,
     ) -> BatchResult:
-        result: BatchResult = await session.with_transaction(
-            lambda s: self._apply(s, envelopes, guarded)
-        )
-        return result
+        async def writes(s: AsyncClientSession) -> BatchResult:
+            result = await self._apply(s, envelopes, guarded)
+            if before_commit is not None:
+                await before_commit()
+            return result
+
+        written: BatchResult = await session.with_transaction(writes)
+        return written
 
     async def _apply(
         self, session: AsyncClientSession, envelopes: Sequence[Envelope], guarded: bool

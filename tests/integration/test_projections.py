@@ -347,3 +347,30 @@ async def test_a_large_batch_reads_the_statistics_without_a_guarded_attempt(
     finally:
         await client.drop_database(db.name)
         await client.close()
+
+
+async def test_a_batch_commits_only_after_before_commit_returned(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    """The projector waits there for the last batch's offsets: until they are committed this
+    batch is not visible, and if committing them failed, nothing of it is written."""
+    log, _ = write_side([create(0, "1.00"), create(1, "2.00")])
+    suffix = f"_{uuid.uuid4().hex[:8]}"
+    await ensure_indexes(db, suffix)
+    writer = ReadModelWriter(db, suffix)
+    seen_before_commit: list[int] = []
+
+    async def look() -> None:
+        seen_before_commit.append(await db[PRODUCTS + suffix].count_documents({}))
+
+    async def refuse() -> None:
+        raise RuntimeError("offsets refused")
+
+    with pytest.raises(RuntimeError, match="offsets refused"):
+        await writer.apply(log[:1], refuse)
+    assert await db[PRODUCTS + suffix].count_documents({}) == 0
+    assert await db[HISTORY + suffix].count_documents({}) == 0
+    assert await db[CATEGORY_STATS + suffix].count_documents({}) == 0
+    assert (await writer.apply(log, look)).applied == 2
+    assert seen_before_commit == [0]
+    assert await db[PRODUCTS + suffix].count_documents({}) == 2
