@@ -15,6 +15,7 @@ committed, and the Kafka round trip is off the path from one batch to the next.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -89,6 +90,9 @@ class Projector:
 
     async def stop(self) -> None:
         self.running = False
+        if self._committing is not None:  # let the last batch's offsets land: less to redo
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._committing, 5)
         if self._consumer is not None:
             await self._consumer.stop()
         if self._dlq is not None:
