@@ -1,13 +1,21 @@
-"""The projector's loop: consume a batch, dead-letter what cannot be read, write, then commit.
+"""The projector's loop: take a batch, dead-letter what cannot be read, write, then commit.
 
 Offsets are committed only after the batch's MongoDB transaction succeeded, so a crash at any
 point redelivers at most the last batch, which the version guard turns into no-ops. While MongoDB
 is unreachable the loop retries the same batch and commits nothing: it pauses, it loses nothing.
+Beside the loop, a task takes records from the consumer as they arrive (see intake.py), so that
+the next batch is all that was committed while this one was written.
+
+A batch's offset commit is not waited for before the next batch starts: it runs while the next
+batch is written, and that batch's MongoDB transaction commits only after it succeeded (the
+writer's `before_commit`). So MongoDB never holds more than one batch whose offsets are not
+committed, and the Kafka round trip is off the path from one batch to the next.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +26,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from services.projector.handover import PauseSwitch
+from services.projector.intake import Batches, Intake
 from services.projector.writer import ReadModelWriter
 from shared.adapters.mongo import Document
 from shared.envelope import BadRecord, Envelope, from_record
@@ -40,6 +49,10 @@ LAST_EVENT = Gauge(
 BATCH_SECONDS = Histogram("catalog_projector_batch_seconds", "Time to project one batch")
 
 
+class OffsetCommitFailed(Exception):
+    """Kafka refused a batch's offsets: the loop ends, as when it waited for the commit."""
+
+
 class Projector:
     def __init__(
         self, settings: ProjectorSettings, writer: ReadModelWriter, pause: PauseSwitch
@@ -49,6 +62,8 @@ class Projector:
         self._pause = pause
         self._consumer: Any = None
         self._dlq: Any = None
+        self._intake = Intake(settings.projector_max_batch)
+        self._committing: asyncio.Task[None] | None = None  # the last batch's offset commit
         self.running = False
         self.mongo_ok = True
         self.gaps = 0
@@ -75,6 +90,9 @@ class Projector:
 
     async def stop(self) -> None:
         self.running = False
+        if self._committing is not None:  # let the last batch's offsets land: less to redo
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._committing, 5)
         if self._consumer is not None:
             await self._consumer.stop()
         if self._dlq is not None:
@@ -82,14 +100,20 @@ class Projector:
 
     async def run(self) -> None:
         self.running = True
+        async with asyncio.TaskGroup() as tasks:  # if one fails, both stop and run() raises
+            tasks.create_task(self._fetch(), name="projector-fetch")
+            while True:
+                if (token := await self._pause_requested()) is not None:
+                    await self._hand_over(token)
+                batches = await self._intake.take(0.2, self._consumer.assignment())
+                if batches:
+                    await self._project(batches)
+
+    async def _fetch(self) -> None:
+        """Keep taking records from the consumer, as far as the intake has room."""
         while True:
-            if (token := await self._pause_requested()) is not None:
-                await self._hand_over(token)
-            batches = await self._consumer.getmany(
-                timeout_ms=200, max_records=self._settings.projector_max_batch
-            )
-            if batches:
-                await self._project(batches)
+            room = await self._intake.room()
+            self._intake.put(await self._consumer.getmany(timeout_ms=200, max_records=room))
 
     async def _pause_requested(self) -> str | None:
         """The rebuild's pause request; none while MongoDB is unreachable.
@@ -105,7 +129,13 @@ class Projector:
             return None
 
     async def _hand_over(self, token: str) -> None:
-        """Stand still while a rebuild swaps the read models; every fetched record is applied."""
+        """Stand still while a rebuild swaps the read models.
+
+        The positions are the consumer's: past every record applied, and past those fetched
+        but not yet applied, too, so the rebuild replays these as well and applying them after
+        the swap changes nothing (version guard).
+        """
+        await self._offsets_committed()
         positions = {
             tp.partition: await self._consumer.position(tp) for tp in self._consumer.assignment()
         }
@@ -113,7 +143,7 @@ class Projector:
         await self._pause.hold(token, positions)
         log.info("resumed after the rebuild")
 
-    async def _project(self, batches: dict[TopicPartition, list[Any]]) -> None:
+    async def _project(self, batches: Batches) -> None:
         good: list[Envelope] = []
         for tp, records in batches.items():
             for record in records:
@@ -139,15 +169,27 @@ class Projector:
             if result.last_event_time is not None:
                 self.last_event_time = result.last_event_time
                 LAST_EVENT.set(result.last_event_time.timestamp())
-        await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+        await self._offsets_committed()  # one offset commit at a time, in batch order
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
+        self._committing = asyncio.create_task(self._consumer.commit(offsets))
+
+    async def _offsets_committed(self) -> None:
+        """Until the last batch's offsets are committed; OffsetCommitFailed if Kafka refused."""
+        if self._committing is not None:
+            try:
+                await self._committing
+            except Exception as exc:
+                raise OffsetCommitFailed(f"committing offsets failed: {exc!r}") from exc
 
     async def _write_until_done(self, envelopes: list[Envelope]) -> Any:
         delay = 0.1
         while True:
             try:
-                result = await self._writer.apply(envelopes)
+                result = await self._writer.apply(envelopes, self._offsets_committed)
                 self.mongo_ok = True
                 return result
+            except OffsetCommitFailed:
+                raise
             except Exception:
                 self.mongo_ok = False
                 log.warning(
@@ -177,13 +219,15 @@ class Projector:
         """Committed records not yet projected, per assigned partition (known after a fetch).
 
         Measured from the consumer's position, which moves past transaction markers too, so an
-        idle projector reports 0 and not the number of commit markers behind its last record.
+        idle projector reports 0 and not the number of commit markers behind its last record;
+        records fetched but still in the intake count as not projected.
         """
         lags = {}
         for tp in self._consumer.assignment():
             end = self._consumer.last_stable_offset(tp)
             if end is not None:
-                lags[tp.partition] = max(0, end - await self._consumer.position(tp))
+                behind = end - await self._consumer.position(tp) + self._intake.pending(tp)
+                lags[tp.partition] = max(0, behind)
         return lags
 
     async def publish_status(self, status: AsyncCollection[Document], every_s: float = 1.0) -> None:

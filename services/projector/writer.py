@@ -4,12 +4,23 @@ The version on each product document is the guard: an event at or below it was a
 (a redelivery) and is skipped; an event above the next version means a hole in the log and is
 refused rather than applied over it. Because products, history and statistics change in one
 transaction, a crash leaves either all of a batch or none of it.
+
+Every round trip of a batch's transaction is paid by the end-to-end lag: the projector writes
+one small batch after another (a couple of events each at 200 mutations/s), so an event waits
+for the batch in progress and then for its own. Hence the statistics are first moved by a
+guarded update that needs no read of them (`category_stats.guarded`); only a batch where a guard
+does not hold — a price at a bound left, a new key, a document older than `priceSum` — is
+rolled back and done again the reading way: on the bench's catalog (5,000 products per
+category) about one price update in 2,500 moves a product that held its category's min or max.
+Only small batches go the guarded way: in a replay's batch of 2,000 events the read is one
+round trip among many, while the chance that some price at a bound moves, undoing the whole
+attempt, grows with every event (about every second batch of 2,000 updates there).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +35,15 @@ from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, Document
 from shared.envelope import Envelope
 
 log = logging.getLogger(__name__)
+BeforeCommit = Callable[[], Awaitable[None]]
+
+
+# Up to this many events a batch first tries the guarded statistics update (see above).
+GUARDED_BATCH = 32
+
+
+class _BoundsUnknown(Exception):
+    """A guarded statistics update did not match: this batch must read the statistics."""
 
 
 @dataclass
@@ -41,15 +61,38 @@ class ReadModelWriter:
         self._history = db[HISTORY + suffix]
         self._stats = db[CATEGORY_STATS + suffix]
 
-    async def apply(self, envelopes: Sequence[Envelope]) -> BatchResult:
+    async def apply(
+        self, envelopes: Sequence[Envelope], before_commit: BeforeCommit | None = None
+    ) -> BatchResult:
+        """Apply a batch in one transaction; `before_commit` is awaited after the batch's
+        writes, just before the commit (the projector waits there for the last batch's
+        offsets), and what it raises rolls the batch back."""
         async with self._db.client.start_session() as session:
-            result: BatchResult = await session.with_transaction(
-                lambda s: self._apply(s, envelopes)
-            )
-        return result
+            if len(envelopes) <= GUARDED_BATCH:
+                try:
+                    return await self._transaction(session, envelopes, True, before_commit)
+                except _BoundsUnknown:  # rolled back: nothing of the first attempt is left
+                    pass
+            return await self._transaction(session, envelopes, False, before_commit)
+
+    async def _transaction(
+        self,
+        session: AsyncClientSession,
+        envelopes: Sequence[Envelope],
+        guarded: bool,
+        before_commit: BeforeCommit | None,
+    ) -> BatchResult:
+        async def writes(s: AsyncClientSession) -> BatchResult:
+            result = await self._apply(s, envelopes, guarded)
+            if before_commit is not None:
+                await before_commit()
+            return result
+
+        written: BatchResult = await session.with_transaction(writes)
+        return written
 
     async def _apply(
-        self, session: AsyncClientSession, envelopes: Sequence[Envelope]
+        self, session: AsyncClientSession, envelopes: Sequence[Envelope], guarded: bool
     ) -> BatchResult:
         result = BatchResult()
         ids = list({e.product_id for e in envelopes})
@@ -86,13 +129,28 @@ class ReadModelWriter:
                 product_ops.append(InsertOne(doc))
             elif old["version"] != doc["version"]:
                 product_ops.append(ReplaceOne({"_id": product_id, "version": old["version"]}, doc))
+        if changes and guarded:
+            await self._move_stats(session, changes)
         if product_ops:
             await self._products.bulk_write(product_ops, ordered=False, session=session)
         if history_ops:
             await self._history.bulk_write(history_ops, ordered=False, session=session)
-        if changes:
+        if changes and not guarded:
             await self._update_stats(session, changes)
         return result
+
+    async def _move_stats(
+        self, session: AsyncClientSession, changes: category_stats.Changes
+    ) -> None:
+        """Statistics moved without reading them, or _BoundsUnknown if a guard did not hold.
+
+        Written first in the transaction, so that a batch that must start again has written
+        as little as possible.
+        """
+        ops = [category_stats.guarded(key, delta) for key, delta in changes.items()]
+        written = await self._stats.bulk_write(ops, ordered=False, session=session)
+        if written.matched_count != len(ops):
+            raise _BoundsUnknown
 
     async def _update_stats(
         self, session: AsyncClientSession, changes: category_stats.Changes

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.projector.writer import ReadModelWriter
+from services.projector.writer import GUARDED_BATCH, ReadModelWriter
 from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, ensure_indexes
 from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
 from shared.domain.decider import Product, evolve
@@ -237,3 +238,137 @@ async def test_category_statistics_after_each_batch(
         so_far = list(fold_events(log[:position]).values())
         stats = [d async for d in db[CATEGORY_STATS + suffix].find()]
         assert actual_stats(stats) == rounded(expected_stats(so_far)), case
+
+
+class Commands(monitoring.CommandListener):
+    """The commands a client sent, as `name collection` (or just the name)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        target = event.command.get(event.command_name)
+        named = isinstance(target, str) and not event.command_name.endswith("Transaction")
+        self.sent.append(f"{event.command_name} {target}" if named else event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "reads_stats"),
+    [
+        ("a middle price moves", update(1, price={"amount": "6.00", **EUR}), False),
+        ("a new price below the minimum", update(1, price={"amount": "0.50", **EUR}), False),
+        ("a product moves to a new category", update(1, category="plates"), True),
+        ("the cheapest gets dearer", update(0, price={"amount": "2.00", **EUR}), True),
+        ("the dearest is deleted", parse(DeleteProduct, {"id": IDS[2]}), True),
+    ],
+)
+async def test_statistics_are_read_only_when_a_bound_may_have_left(
+    mongodb_url: str, case: str, change: Any, reads_stats: bool
+) -> None:
+    """A batch whose removed prices lie inside the stored bounds moves the statistics without
+    reading them (one round trip less per batch); any other rolls back and reads them."""
+    commands = Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongodb_url, tz_aware=True, event_listeners=[commands]
+    )
+    db = client[f"test_guarded_{uuid.uuid4().hex[:8]}"]
+    try:
+        await ensure_indexes(db)
+        writer = ReadModelWriter(db)
+        log, _ = write_side([create(0, "1.00"), create(1, "5.00"), create(2, "9.00"), change])
+        await writer.apply(log[:3])
+        commands.sent.clear()
+        result = await writer.apply(log[3:])
+        sent = list(commands.sent)
+        assert result.applied == 1, case
+        stats = [d async for d in db[CATEGORY_STATS].find()]
+        assert actual_stats(stats) == rounded(expected_stats(list(fold_events(log).values())))
+        guarded = [
+            "find products",
+            "update category_stats",
+            "update products",
+            "update product_history",
+            "commitTransaction",
+        ]
+        if reads_stats:
+            assert sent[:3] == [*guarded[:2], "abortTransaction"], case
+            assert "find category_stats" in sent, case
+        else:
+            assert sent == guarded, case
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def test_a_large_batch_reads_the_statistics_without_a_guarded_attempt(
+    mongodb_url: str,
+) -> None:
+    """Past GUARDED_BATCH events a guard miss would undo too much work: read right away."""
+    commands = Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongodb_url, tz_aware=True, event_listeners=[commands]
+    )
+    db = client[f"test_guarded_{uuid.uuid4().hex[:8]}"]
+    try:
+        await ensure_indexes(db)
+        writer = ReadModelWriter(db)
+        count = GUARDED_BATCH + 1
+        log, states = write_side(
+            [
+                parse(
+                    CreateProduct,
+                    {
+                        "sku": f"S{n}",
+                        "name": f"P{n}",
+                        "category": "cups",
+                        "price": {"amount": f"{n + 1}.00", "currency": "EUR"},
+                    },
+                )
+                for n in range(count + 1)
+            ]
+        )
+        await writer.apply(log[:1])
+        commands.sent.clear()
+        assert (await writer.apply(log[1:])).applied == count
+        assert "abortTransaction" not in commands.sent
+        assert commands.sent.index("find category_stats") < commands.sent.index(
+            "update category_stats"
+        )
+        stats = [d async for d in db[CATEGORY_STATS].find()]
+        assert actual_stats(stats) == rounded(expected_stats(list(states.values())))
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
+async def test_a_batch_commits_only_after_before_commit_returned(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    """The projector waits there for the last batch's offsets: until they are committed this
+    batch is not visible, and if committing them failed, nothing of it is written."""
+    log, _ = write_side([create(0, "1.00"), create(1, "2.00")])
+    suffix = f"_{uuid.uuid4().hex[:8]}"
+    await ensure_indexes(db, suffix)
+    writer = ReadModelWriter(db, suffix)
+    seen_before_commit: list[int] = []
+
+    async def look() -> None:
+        seen_before_commit.append(await db[PRODUCTS + suffix].count_documents({}))
+
+    async def refuse() -> None:
+        raise RuntimeError("offsets refused")
+
+    with pytest.raises(RuntimeError, match="offsets refused"):
+        await writer.apply(log[:1], refuse)
+    assert await db[PRODUCTS + suffix].count_documents({}) == 0
+    assert await db[HISTORY + suffix].count_documents({}) == 0
+    assert await db[CATEGORY_STATS + suffix].count_documents({}) == 0
+    assert (await writer.apply(log, look)).applied == 2
+    assert seen_before_commit == [0]
+    assert await db[PRODUCTS + suffix].count_documents({}) == 2

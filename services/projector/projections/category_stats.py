@@ -104,25 +104,47 @@ def known_bounds(delta: Delta, stored: Document | None) -> tuple[Decimal, Decima
 
 def increment(key: Key, count: int, total: Decimal, bounds: tuple[Any, Any]) -> UpdateOne:
     """Add a batch's deltas to the stored count and sum, and set the new bounds and average."""
-    return UpdateOne(
-        {"_id": stats_id(key)},
-        [
-            {
-                "$set": {
-                    "category": key[0],
-                    "currency": key[1],
-                    "productCount": {"$add": [{"$ifNull": ["$productCount", 0]}, count]},
-                    "priceSum": {
-                        "$add": [{"$ifNull": ["$priceSum", Decimal128("0")]}, Decimal128(total)]
-                    },
-                    "minPrice": bounds[0],
-                    "maxPrice": bounds[1],
-                }
-            },
-            {"$set": {"averagePrice": {"$divide": ["$priceSum", "$productCount"]}}},
-        ],
-        upsert=True,
-    )
+    return UpdateOne({"_id": stats_id(key)}, _moved_by(key, count, total, bounds), upsert=True)
+
+
+def guarded(key: Key, delta: Delta) -> UpdateOne:
+    """The batch's deltas, applied only where `known_bounds` would find the bounds known.
+
+    The update's filter is `known_bounds`' condition on the stored document — it exists, has a
+    running sum, and every price that left lies strictly inside its bounds — and the new bounds
+    are the stored ones widened by the prices that came in, computed by the server. So the
+    common batch moves its statistics without reading them first. Where the filter does not
+    match (a bound may have left, a new key, a document written before `priceSum`), nothing is
+    changed; the caller sees the shortfall in the matched count and takes the reading path.
+    """
+    match: Document = {"_id": stats_id(key), "priceSum": {"$exists": True}}
+    if delta.removed is not None:
+        match["minPrice"] = {"$lt": Decimal128(delta.removed[0])}
+        match["maxPrice"] = {"$gt": Decimal128(delta.removed[1])}
+    bounds: tuple[Any, Any] = ("$minPrice", "$maxPrice")
+    if delta.added is not None:
+        low, high = Decimal128(delta.added[0]), Decimal128(delta.added[1])
+        bounds = ({"$min": ["$minPrice", low]}, {"$max": ["$maxPrice", high]})
+    return UpdateOne(match, _moved_by(key, delta.count, delta.total, bounds))
+
+
+def _moved_by(key: Key, count: int, total: Decimal, bounds: tuple[Any, Any]) -> list[Document]:
+    """The update pipeline: count and sum move by the deltas, bounds and average are set."""
+    return [
+        {
+            "$set": {
+                "category": key[0],
+                "currency": key[1],
+                "productCount": {"$add": [{"$ifNull": ["$productCount", 0]}, count]},
+                "priceSum": {
+                    "$add": [{"$ifNull": ["$priceSum", Decimal128("0")]}, Decimal128(total)]
+                },
+                "minPrice": bounds[0],
+                "maxPrice": bounds[1],
+            }
+        },
+        {"$set": {"averagePrice": {"$divide": ["$priceSum", "$productCount"]}}},
+    ]
 
 
 def document(key: Key, count: int, total: Decimal, bounds: tuple[Decimal, Decimal]) -> Document:
