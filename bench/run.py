@@ -93,23 +93,38 @@ def projection(config: Config, ids: Path, results: dict[str, Any]) -> None:
     )
 
 
+def _metric(config: Config, service: str, name: str) -> list[float]:
+    """Every sample of one metric from a bench service's /metrics, whatever its labels."""
+    with urllib.request.urlopen(config.url(service, "/metrics"), timeout=5) as response:
+        text = response.read().decode()
+    return [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith((name + "{", name + " "))
+    ]
+
+
 def wait_projector_idle(config: Config, timeout_s: float = 300) -> float:
     """Wait until the bench projector has no lag left (its /metrics), so phases do not overlap."""
     started = time.monotonic()
-    url = config.url("projector", "/metrics")
     zero_in_a_row = 0
     while time.monotonic() - started < timeout_s:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            text = response.read().decode()
-        lags = [
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith("catalog_projector_lag{")
-        ]
+        lags = _metric(config, "projector", "catalog_projector_lag")
         zero_in_a_row = zero_in_a_row + 1 if lags and sum(lags) == 0 else 0
         if zero_in_a_row >= 2:
             break
         time.sleep(1)
+    return round(time.monotonic() - started, 1)
+
+
+def wait_query_cache_warm(config: Config, products: int, timeout_s: float = 120) -> float:
+    """Wait until the query service has read the catalog into its product cache: warming takes
+    a few seconds of CPU after start, which the first write measurements would pay for."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if sum(_metric(config, "query", "catalog_query_product_cache_entries")) >= products:
+            break
+        time.sleep(0.5)
     return round(time.monotonic() - started, 1)
 
 
@@ -217,6 +232,8 @@ def main() -> None:
                 for name, pid in pids.items():
                     rss.watch("baseline_app" if name == "baseline" else name, pid)
                 rss.start()
+                products = len(catalog_ids.read_text().split())
+                timings["query_cache_warm"] = wait_query_cache_warm(config, products)
 
             _phase("start", results, timings, start)
 
