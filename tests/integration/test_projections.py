@@ -258,6 +258,24 @@ class Commands(monitoring.CommandListener):
         pass
 
 
+@pytest.fixture
+async def watched(
+    mongodb_url: str,
+) -> AsyncIterator[tuple[AsyncDatabase[dict[str, Any]], Commands]]:
+    """An indexed scratch database whose client records every command it sends."""
+    commands = Commands()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongodb_url, tz_aware=True, event_listeners=[commands]
+    )
+    db = client[f"test_guarded_{uuid.uuid4().hex[:8]}"]
+    try:
+        await ensure_indexes(db)
+        yield db, commands
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+
+
 @pytest.mark.parametrize(
     ("case", "change", "reads_stats"),
     [
@@ -269,82 +287,65 @@ class Commands(monitoring.CommandListener):
     ],
 )
 async def test_statistics_are_read_only_when_a_bound_may_have_left(
-    mongodb_url: str, case: str, change: Any, reads_stats: bool
+    watched: tuple[AsyncDatabase[dict[str, Any]], Commands],
+    case: str,
+    change: Any,
+    reads_stats: bool,
 ) -> None:
     """A batch whose removed prices lie inside the stored bounds moves the statistics without
     reading them (one round trip less per batch); any other rolls back and reads them."""
-    commands = Commands()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        mongodb_url, tz_aware=True, event_listeners=[commands]
-    )
-    db = client[f"test_guarded_{uuid.uuid4().hex[:8]}"]
-    try:
-        await ensure_indexes(db)
-        writer = ReadModelWriter(db)
-        log, _ = write_side([create(0, "1.00"), create(1, "5.00"), create(2, "9.00"), change])
-        await writer.apply(log[:3])
-        commands.sent.clear()
-        result = await writer.apply(log[3:])
-        sent = list(commands.sent)
-        assert result.applied == 1, case
-        stats = [d async for d in db[CATEGORY_STATS].find()]
-        assert actual_stats(stats) == rounded(expected_stats(list(fold_events(log).values())))
-        guarded = [
-            "find products",
-            "update category_stats",
-            "update products",
-            "update product_history",
-            "commitTransaction",
-        ]
-        if reads_stats:
-            assert sent[:3] == [*guarded[:2], "abortTransaction"], case
-            assert "find category_stats" in sent, case
-        else:
-            assert sent == guarded, case
-    finally:
-        await client.drop_database(db.name)
-        await client.close()
+    db, commands = watched
+    writer = ReadModelWriter(db)
+    log, _ = write_side([create(0, "1.00"), create(1, "5.00"), create(2, "9.00"), change])
+    await writer.apply(log[:3])
+    commands.sent.clear()
+    result = await writer.apply(log[3:])
+    sent = list(commands.sent)
+    assert result.applied == 1, case
+    stats = [d async for d in db[CATEGORY_STATS].find()]
+    assert actual_stats(stats) == rounded(expected_stats(list(fold_events(log).values())))
+    guarded = [
+        "find products",
+        "update category_stats",
+        "update products",
+        "update product_history",
+        "commitTransaction",
+    ]
+    if reads_stats:
+        assert sent[:3] == [*guarded[:2], "abortTransaction"], case
+        assert "find category_stats" in sent, case
+    else:
+        assert sent == guarded, case
 
 
 async def test_a_large_batch_reads_the_statistics_without_a_guarded_attempt(
-    mongodb_url: str,
+    watched: tuple[AsyncDatabase[dict[str, Any]], Commands],
 ) -> None:
     """Past GUARDED_BATCH events a guard miss would undo too much work: read right away."""
-    commands = Commands()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        mongodb_url, tz_aware=True, event_listeners=[commands]
+    db, commands = watched
+    writer = ReadModelWriter(db)
+    count = GUARDED_BATCH + 1
+    log, states = write_side(
+        [
+            parse(
+                CreateProduct,
+                {
+                    "sku": f"S{n}",
+                    "name": f"P{n}",
+                    "category": "cups",
+                    "price": {"amount": f"{n + 1}.00", "currency": "EUR"},
+                },
+            )
+            for n in range(count + 1)
+        ]
     )
-    db = client[f"test_guarded_{uuid.uuid4().hex[:8]}"]
-    try:
-        await ensure_indexes(db)
-        writer = ReadModelWriter(db)
-        count = GUARDED_BATCH + 1
-        log, states = write_side(
-            [
-                parse(
-                    CreateProduct,
-                    {
-                        "sku": f"S{n}",
-                        "name": f"P{n}",
-                        "category": "cups",
-                        "price": {"amount": f"{n + 1}.00", "currency": "EUR"},
-                    },
-                )
-                for n in range(count + 1)
-            ]
-        )
-        await writer.apply(log[:1])
-        commands.sent.clear()
-        assert (await writer.apply(log[1:])).applied == count
-        assert "abortTransaction" not in commands.sent
-        assert commands.sent.index("find category_stats") < commands.sent.index(
-            "update category_stats"
-        )
-        stats = [d async for d in db[CATEGORY_STATS].find()]
-        assert actual_stats(stats) == rounded(expected_stats(list(states.values())))
-    finally:
-        await client.drop_database(db.name)
-        await client.close()
+    await writer.apply(log[:1])
+    commands.sent.clear()
+    assert (await writer.apply(log[1:])).applied == count
+    assert "abortTransaction" not in commands.sent
+    assert commands.sent.index("find category_stats") < commands.sent.index("update category_stats")
+    stats = [d async for d in db[CATEGORY_STATS].find()]
+    assert actual_stats(stats) == rounded(expected_stats(list(states.values())))
 
 
 async def test_a_batch_commits_only_after_before_commit_returned(
