@@ -103,12 +103,12 @@ class ReadModelWriter:
         changes = category_stats.Changes()
         for envelope in envelopes:
             doc = current.get(envelope.product_id)
-            version = doc["version"] if doc else 0
-            if envelope.sequence <= version:
+            verdict = products.admit(doc, envelope)
+            if verdict is products.Verdict.SKIP:
                 result.skipped += 1
                 continue
-            if envelope.sequence != version + 1:
-                result.gaps.append((envelope, version))
+            if verdict is products.Verdict.GAP:
+                result.gaps.append((envelope, doc["version"] if doc else 0))
                 continue
             new = products.apply(doc, envelope)
             changes.record(doc, new)

@@ -161,12 +161,14 @@ def document(key: Key, count: int, total: Decimal, bounds: tuple[Decimal, Decima
     }
 
 
-def replace(key: Key, count: int, total: Any, bounds: tuple[Any, Any]) -> ReplaceOne[Document]:
+def replace(
+    key: Key, count: int, total: Decimal128, bounds: tuple[Decimal128, Decimal128]
+) -> ReplaceOne[Document]:
     """The whole document, from totals recomputed over `products` (see `pipeline`)."""
-    low, high = (b.to_decimal() if isinstance(b, Decimal128) else Decimal(str(b)) for b in bounds)
+    low, high = bounds
     return ReplaceOne(
         {"_id": stats_id(key)},
-        document(key, count, Decimal(str(total)), (low, high)),
+        document(key, count, total.to_decimal(), (low.to_decimal(), high.to_decimal())),
         upsert=True,
     )
 
