@@ -5,7 +5,10 @@ Every service reads the same names so that one `.env` (or one compose file) conf
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import socket
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,12 +68,27 @@ class ProjectorSettings(InfraSettings):
     projector_port: int = 8003
     projector_group_id: str = "catalog-projector"
     # Static group membership: a restarted projector takes its partitions back at once instead
-    # of waiting for the dead member's session to time out.
-    projector_instance_id: str = "projector-1"
+    # of waiting for the dead member's session to time out. Two members with one id fence each
+    # other, so unset (or empty) it is derived from what tells running projectors apart and
+    # stays the same across a restart: the host name and the HTTP port (see below).
+    projector_instance_id: str = ""
     projector_max_batch: int = 2000
     # A rebuild folds up to this many products in memory (~1.5 KB each) and writes each once;
     # beyond it, the rest of the log goes through the transactional writer (slower, no memory).
     rebuild_max_products: int = 500_000
+
+    @model_validator(mode="before")
+    @classmethod
+    def _instance_id_from_host_and_port(cls, data: Any) -> Any:
+        """`projector-<host name>-<PROJECTOR_PORT>` unless PROJECTOR_INSTANCE_ID is set.
+
+        Two projectors on one host cannot share a port, and a container's host name is its own,
+        so no two running projectors get the same id; a restarted one gets its old id back.
+        """
+        if isinstance(data, dict) and not data.get("projector_instance_id"):
+            port = data.get("projector_port", cls.model_fields["projector_port"].default)
+            data = {**data, "projector_instance_id": f"projector-{socket.gethostname()}-{port}"}
+        return data
 
 
 class QuerySettings(HttpSettings):
