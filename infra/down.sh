@@ -10,4 +10,5 @@ else
   "$ROOT/infra/native/services.sh" stop
   "$ROOT/infra/native/mongo.sh" stop
   "$ROOT/infra/native/kafka.sh" stop
+  "$ROOT/infra/native/cluster.sh" stop # STACK=cluster's nodes, if they ran
 fi

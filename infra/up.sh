@@ -63,6 +63,21 @@ if [[ $("$ROOT/infra/mode.sh") == docker ]]; then
   exit
 fi
 
+# STACK=cluster: three Kafka nodes, a three-member replica set and two instances of each service
+# (infra/native/cluster.sh); the default is the single-node stack below.
+case ${STACK:-single} in
+  cluster)
+    "$NATIVE/cluster.sh" up
+    token_help
+    exit
+    ;;
+  single) ;;
+  *)
+    echo "error: STACK must be single or cluster (got '$STACK')" >&2
+    exit 2
+    ;;
+esac
+
 "$NATIVE/kafka.sh" start
 "$NATIVE/mongo.sh" start
 "$NATIVE/services.sh" start
