@@ -13,6 +13,7 @@ from typing import Any
 from bson.decimal128 import Decimal128
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.read_concern import ReadConcern
 
 from shared.settings import InfraSettings
 
@@ -69,10 +70,30 @@ _HISTORY_INDEXES = [IndexModel([("productId", ASCENDING), ("version", ASCENDING)
 
 
 def connect(settings: InfraSettings, app_name: str | None = None) -> AsyncMongoClient[Document]:
-    """A client; `app_name` names it in MongoDB's $currentOp and logs."""
+    """A client; `app_name` names it in MongoDB's $currentOp and logs.
+
+    Its concerns are what makes a replica set's failover lose nothing a client was shown
+    (README, "Running the cluster"); passed here, they win over any in MONGODB_URL:
+
+    - writes `w: "majority"` with journaling: a batch the projector committed (and then
+      committed the Kafka offsets for) is on the disks of a majority, so no election can roll it
+      back. Transactions inherit it for their commit. There is no wtimeout: a primary that loses
+      its majority steps down within the election timeout, which fails the waiting writes.
+    - reads `majority`: a query, a `minVersion` wait and the product cache see only
+      majority-committed documents, never one a failover could take back. Transactions inherit it
+      too (their reads are guaranteed majority-committed because they commit with w: majority).
+      The change stream behind subscriptions is majority-committed by nature, and its
+      `updateLookup` reads the majority-committed document.
+    """
     named: dict[str, Any] = {"appname": app_name} if app_name else {}
     return AsyncMongoClient(
-        settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000, **named
+        settings.mongodb_url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=5000,
+        w="majority",
+        journal=True,
+        readConcernLevel="majority",
+        **named,
     )
 
 
@@ -111,7 +132,9 @@ async def abort_orphaned_transactions(client: AsyncMongoClient[Document], app_na
     process's sessions aborts them at once. Only for an `app_name` that one process at a time
     uses, so that the transactions found can only be a dead predecessor's.
     """
-    found = await client.admin.aggregate(
+    # $currentOp runs with read concern "local" only; the client's default is "majority".
+    admin = client.get_database("admin", read_concern=ReadConcern("local"))
+    found = await admin.aggregate(
         [
             {"$currentOp": {"allUsers": True, "idleSessions": True}},
             {"$match": {"appName": app_name, "transaction": {"$exists": True}}},
