@@ -8,6 +8,7 @@ committed table alone, so it always describes one whole passing run.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,21 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.faults.outcome_table import DOCUMENT, OutcomeTable, Row, replace_table
+from tests.support.cluster import NativeCluster
 from tests.support.private_infra import PrivateKafka, PrivateMongo
+from tests.support.services import Service
 
 HERE = Path(__file__).resolve().parent
+# Command-service instances the cluster tests write through. One until the command service owns
+# partitions per instance: before that, a second instance fences the first.
+COMMAND_INSTANCES = 1
 
 _rows: dict[str, list[Row]] = {}  # test node id -> its rows, in the order recorded
 _passed: set[str] = set()
 _failed: set[str] = set()
 _deselected: set[str] = set()
 _verdict: list[str] = []
+_cluster_started: list[str] = []
 
 
 @pytest.fixture
@@ -60,6 +67,63 @@ async def private_db(
     )
     yield client[isolated_env["MONGODB_DATABASE"]]
     await client.close()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[NativeCluster]:
+    """Three Kafka nodes and three mongods (infra/native/cluster.sh), once for the whole run."""
+    found = NativeCluster()
+    try:
+        seconds = found.start()
+        _cluster_started[:] = [
+            f"cluster of 3 Kafka nodes and 3 mongods started in {seconds:.1f} s "
+            f"(Kafka {found.bootstrap}, MongoDB {found.mongodb_url})"
+        ]
+        yield found
+    finally:
+        found.stop()
+
+
+@pytest.fixture
+def cluster_env(cluster: NativeCluster) -> dict[str, str]:
+    """A healthy cluster (a node an earlier test broke is back and in sync) and a test's own
+    topics (replication factor 3, min.insync.replicas 2), database and consumer group."""
+    cluster.heal()
+    run = uuid.uuid4().hex[:10]
+    topic = f"test-cluster-events-{run}"
+    cluster.create_topics(topic)
+    return {
+        **cluster.service_env,
+        "MONGODB_DATABASE": f"test_cluster_{run}",
+        "EVENTS_TOPIC": topic,
+        "COMMAND_TRANSACTIONAL_ID": f"test-command-{run}",
+        "COMMAND_GROUP_ID": f"test-command-{run}",
+        "PROJECTOR_GROUP_ID": f"test-projector-{run}",
+        # no PROJECTOR_INSTANCE_ID: each projector derives its own from its port
+    }
+
+
+def command_services(env: dict[str, str]) -> list[Service]:
+    """COMMAND_INSTANCES command services (not started), each advertising its own address."""
+    services = [Service("command", env) for _ in range(COMMAND_INSTANCES)]
+    for service in services:
+        service.env["COMMAND_ADVERTISED_URL"] = service.url
+    return services
+
+
+@pytest.fixture
+async def cluster_db(
+    cluster_env: dict[str, str],
+) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """The test's read-model database on the cluster's replica set, dropped afterwards."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        cluster_env["MONGODB_URL"], tz_aware=True, serverSelectionTimeoutMS=30_000
+    )
+    yield client[cluster_env["MONGODB_DATABASE"]]
+    try:
+        await client.drop_database(cluster_env["MONGODB_DATABASE"])
+    finally:
+        await client.close()
 
 
 @pytest.fixture
@@ -105,6 +169,12 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _verdict:
+    if _verdict or _cluster_started:
         terminalreporter.section("fault outcome table")
-        terminalreporter.write_line(f"{DOCUMENT.relative_to(HERE.parents[1])}: {_verdict[0]}")
+        for line in _cluster_started:
+            terminalreporter.write_line(line)
+        if _verdict:
+            terminalreporter.write_line(f"{DOCUMENT.relative_to(HERE.parents[1])}: {_verdict[0]}")
+        if _verdict and not _verdict[0].startswith("rewritten"):  # what this run measured
+            for row in (row for rows in _rows.values() for row in rows):
+                terminalreporter.write_line(f"{row.fault} | {row.check} | {row.result}")

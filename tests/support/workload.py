@@ -8,10 +8,11 @@ the fault the log can be held against exactly what each client was told.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import httpx
@@ -65,19 +66,21 @@ class WriteLoad:
 
     Every name is new, so every mutation that is decided appends exactly one event. After an
     error or no answer a writer waits `backoff_s` and goes on with its next mutation; `retry`
-    later resends the unacknowledged ones with their original `commandId`.
+    later resends the unacknowledged ones with their original `commandId`. Given several
+    command-service instances, writer w sends to instance w mod n, and each retry of a mutation
+    goes to the next instance.
     """
 
     def __init__(
         self,
         http: httpx.AsyncClient,
-        command: Service,
+        command: Service | Sequence[Service],
         product_ids: list[str],
         workers: int = 8,
         backoff_s: float = 0.2,
     ) -> None:
         self._http = http
-        self._command = command
+        self._commands = [command] if isinstance(command, Service) else list(command)
         self._ids = product_ids
         self._workers = workers
         self._backoff_s = backoff_s
@@ -85,6 +88,7 @@ class WriteLoad:
         self._tasks: list[asyncio.Task[None]] = []
         self.inputs: dict[str, dict[str, Any]] = {}  # commandId -> the mutation's input
         self.acknowledged: dict[str, str] = {}  # commandId -> eventId of the answer
+        self.acknowledged_at: dict[str, float] = {}  # commandId -> time.monotonic() of the answer
         self.failed: dict[str, dict[str, Any]] = {}  # commandId -> the error's extensions
         self.unanswered: dict[str, str] = {}  # commandId -> the transport error's name
 
@@ -117,7 +121,7 @@ class WriteLoad:
             pid = self._ids[(worker + i) % len(self._ids)]
             self.inputs[command_id] = {"id": pid, "name": f"{worker}-{i}", "commandId": command_id}
             try:
-                body = await self._send(command_id)
+                body = await self._send(command_id, self._commands[worker % len(self._commands)])
             except httpx.TransportError as exc:  # the process is gone or not listening yet
                 self.unanswered[command_id] = type(exc).__name__
                 await asyncio.sleep(self._backoff_s)
@@ -127,11 +131,12 @@ class WriteLoad:
                     await asyncio.sleep(self._backoff_s)
                 else:
                     self.acknowledged[command_id] = body["data"]["updateProduct"]["eventId"]
+                    self.acknowledged_at[command_id] = time.monotonic()
             i += 1
 
-    async def _send(self, command_id: str) -> dict[str, Any]:
+    async def _send(self, command_id: str, command: Service) -> dict[str, Any]:
         return await graphql(
-            self._http, self._command.graphql_url, UPDATE, {"i": self.inputs[command_id]}
+            self._http, command.graphql_url, UPDATE, {"i": self.inputs[command_id]}
         )
 
     async def retry(self, command_ids: Iterable[str], within_s: float = 60) -> dict[str, Any]:
@@ -145,9 +150,9 @@ class WriteLoad:
 
         async def until_answered(command_id: str) -> tuple[str, Any]:
             async with limit:
-                while True:
+                for command in itertools.cycle(self._commands):
                     try:
-                        body = await self._send(command_id)
+                        body = await self._send(command_id, command)
                     except httpx.TransportError:
                         body = {"errors": [{"extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
                     if "errors" not in body:
