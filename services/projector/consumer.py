@@ -105,7 +105,7 @@ class Projector:
             while True:
                 if (token := await self._pause_requested()) is not None:
                     await self._hand_over(token)
-                batches = await self._intake.take(0.2, self._consumer.assignment())
+                batches = await self._intake.take(0.2, self._consumer.assignment)
                 if batches:
                     await self._project(batches)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -50,17 +50,25 @@ class Intake:
         await self._room.wait()
         return self._limit - self._count
 
-    async def take(self, timeout_s: float, assigned: Collection[TopicPartition]) -> Batches:
-        """Everything that came in, of the partitions still `assigned`; waits up to
-        `timeout_s` for something to come in. Records of partitions taken away by a rebalance
-        are dropped: their new owner reads them from the committed offsets."""
+    async def take(
+        self, timeout_s: float, assigned: Callable[[], Collection[TopicPartition]]
+    ) -> Batches:
+        """Everything that came in, of the partitions `assigned()` names when they are taken;
+        waits up to `timeout_s` for something to come in. Records of partitions taken away by a
+        rebalance are dropped: their new owner reads them from the committed offsets.
+
+        The assignment is asked for after the wait, not before: records of a partition given to
+        us by a rebalance during the wait were dropped as "not ours" while the consumer's
+        position moved past them, and they were never projected (a version gap).
+        """
         if not self._count:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), timeout_s)
         taken, self._records, self._count = self._records, {}, 0
         self._arrived.clear()
         self._room.set()
-        return {tp: records for tp, records in taken.items() if tp in assigned}
+        ours = assigned()
+        return {tp: records for tp, records in taken.items() if tp in ours}
 
     def pending(self, tp: TopicPartition) -> int:
         """Records of a partition fetched and not yet taken."""
