@@ -26,11 +26,31 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: ProjectorSettings | None = None) -> FastAPI:
     settings = settings or ProjectorSettings()
-    # One name per projector instance: static group membership already makes it one process.
-    app_name = f"catalog-projector/{settings.projector_instance_id}"
+    # One name per projector instance (static group membership already makes it one process),
+    # under one prefix per consumer group, so that members can find each other's transactions.
+    group = f"catalog-projector/{settings.projector_group_id}/"
+    app_name = f"{group}{settings.projector_instance_id}"
     client = mongo.connect(settings, app_name)
     db = mongo.database(client, settings)
-    projector = Projector(settings, ReadModelWriter(db), PauseSwitch(db[mongo.PROJECTION_CONTROL]))
+
+    async def abort_peer_transactions() -> None:
+        """A member that died mid-batch stalls the whole group until its transaction is
+        aborted (see mongo.abort_peer_transactions); its partitions come to us only then."""
+        try:
+            async with asyncio.timeout(5):
+                aborted = await mongo.abort_peer_transactions(client, group, app_name)
+        except (PyMongoError, TimeoutError) as exc:
+            log.warning("could not look for transactions a dead peer left open: %s", exc)
+            return
+        if aborted:
+            log.warning("aborted %d open transaction(s) of other members on assignment", aborted)
+
+    projector = Projector(
+        settings,
+        ReadModelWriter(db),
+        PauseSwitch(db[mongo.PROJECTION_CONTROL]),
+        on_assigned=abort_peer_transactions,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
@@ -53,13 +54,33 @@ class OffsetCommitFailed(Exception):
     """Kafka refused a batch's offsets: the loop ends, as when it waited for the commit."""
 
 
+class _OnAssigned(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Calls `callback` after each rebalance that gave this member partitions, before it
+    fetches from them."""
+
+    def __init__(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self._callback = callback
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        pass
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        if assigned:
+            await self._callback()
+
+
 class Projector:
     def __init__(
-        self, settings: ProjectorSettings, writer: ReadModelWriter, pause: PauseSwitch
+        self,
+        settings: ProjectorSettings,
+        writer: ReadModelWriter,
+        pause: PauseSwitch,
+        on_assigned: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._settings = settings
         self._writer = writer
         self._pause = pause
+        self._on_assigned = on_assigned
         self._consumer: Any = None
         self._dlq: Any = None
         self._intake = Intake(settings.projector_max_batch)
@@ -72,7 +93,6 @@ class Projector:
     async def start(self) -> None:
         s = self._settings
         self._consumer = AIOKafkaConsumer(
-            s.events_topic,
             bootstrap_servers=s.kafka_bootstrap_servers,
             group_id=s.projector_group_id,
             group_instance_id=s.projector_instance_id,
@@ -82,6 +102,8 @@ class Projector:
             session_timeout_ms=10_000,
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
+        listener = _OnAssigned(self._on_assigned) if self._on_assigned else None
+        self._consumer.subscribe([s.events_topic], listener=listener)
         self._dlq = AIOKafkaProducer(
             bootstrap_servers=s.kafka_bootstrap_servers, acks="all", enable_idempotence=True
         )

@@ -7,6 +7,7 @@ so a rebuild that swaps collections is seen by both at once.
 from __future__ import annotations
 
 import asyncio
+import re
 from decimal import Context, Decimal
 from typing import Any
 
@@ -132,6 +133,26 @@ async def abort_orphaned_transactions(client: AsyncMongoClient[Document], app_na
     process's sessions aborts them at once. Only for an `app_name` that one process at a time
     uses, so that the transactions found can only be a dead predecessor's.
     """
+    return await _abort_transactions(client, app_name)
+
+
+async def abort_peer_transactions(
+    client: AsyncMongoClient[Document], prefix: str, own_app_name: str
+) -> int:
+    """Abort the open transactions of the other clients whose app name starts with `prefix`.
+
+    For a projector that was just given partitions: a peer that died mid-batch left its
+    transaction open, and since every batch also updates the shared category statistics, the
+    locks it holds stop the whole group until MongoDB expires it a minute later. Its partitions
+    are reassigned only once its session has timed out, so at that moment an open transaction of
+    another member is either the dead one's or a live peer's batch, which the abort merely makes
+    it write again (the version guard keeps that harmless).
+    """
+    others = {"$regex": f"^{re.escape(prefix)}", "$ne": own_app_name}
+    return await _abort_transactions(client, others)
+
+
+async def _abort_transactions(client: AsyncMongoClient[Document], app_name: Any) -> int:
     # $currentOp runs with read concern "local" only; the client's default is "majority".
     admin = client.get_database("admin", read_concern=ReadConcern("local"))
     found = await admin.aggregate(
