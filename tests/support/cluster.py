@@ -15,11 +15,13 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
 from aiokafka.errors import KafkaError
 from pymongo import MongoClient
 
@@ -28,6 +30,7 @@ from tests.support.private_infra import TOOLS
 from tests.support.services import free_port
 
 NODES = (1, 2, 3)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, order=True)
@@ -147,8 +150,8 @@ class NativeCluster:
         )
         assert done.returncode == 0, done.stdout + done.stderr
 
-    async def partitions(self, topic: str) -> list[Partition]:
-        """Leader, replicas and ISR of each partition, as the brokers' metadata says.
+    async def _ask(self, question: Callable[[AIOKafkaAdminClient], Awaitable[T]]) -> T:
+        """`question` put to the cluster through a fresh admin client.
 
         The admin client asks a node from its metadata, which goes on listing a dead broker
         until the controller fences it; a request that meets it is asked again elsewhere.
@@ -157,18 +160,39 @@ class NativeCluster:
             admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
             try:
                 await admin.start()
-                (described,) = await admin.describe_topics([topic])
-                break
+                return await question(admin)
             except KafkaError:
                 if attempt == 49:
                     raise
                 await asyncio.sleep(0.2)
             finally:
                 await admin.close()
+        raise AssertionError("unreachable")
+
+    async def partitions(self, topic: str) -> list[Partition]:
+        """Leader, replicas and ISR of each partition, as the brokers' metadata says."""
+        (described,) = await self._ask(lambda admin: admin.describe_topics([topic]))
         return sorted(
             Partition(p["partition"], p["leader"], tuple(p["replicas"]), tuple(p["isr"]))
             for p in described["partitions"]
         )
+
+    async def group_members(self, group: str) -> dict[str, list[int]]:
+        """Member id -> the partitions assigned to it, of a consumer group (static members' ids
+        begin with their group.instance.id)."""
+        (response,) = await self._ask(lambda admin: admin.describe_consumer_groups([group]))
+        (described,) = response.groups
+        members = described[5] if described[0] == 0 else []
+        return {
+            member[0]: sorted(
+                p
+                for _, partitions in ConsumerProtocolMemberAssignment.decode(member[4]).assignment
+                for p in partitions
+            )
+            if member[4]  # empty while the group rebalances
+            else []
+            for member in members
+        }
 
     async def wait_for_leaders(
         self, topic: str, without: int, within_s: float = 60
