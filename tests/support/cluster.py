@@ -150,14 +150,23 @@ class NativeCluster:
         )
         assert done.returncode == 0, done.stdout + done.stderr
 
-    async def _ask(self, question: Callable[[AIOKafkaAdminClient], Awaitable[T]]) -> T:
-        """`question` put to the cluster through a fresh admin client.
+    async def _ask(
+        self, question: Callable[[AIOKafkaAdminClient], Awaitable[T]], avoid: int | None = None
+    ) -> T:
+        """`question` put to the cluster through a fresh admin client, bootstrapped from the
+        brokers other than `avoid`.
 
-        The admin client asks a node from its metadata, which goes on listing a dead broker
-        until the controller fences it; a request that meets it is asked again elsewhere.
+        The admin client asks a node from its metadata, which goes on listing a dead or frozen
+        broker until the controller fences it; a request that meets it fails (at once, or after
+        a short timeout for a frozen one) and is asked again elsewhere.
         """
+        bootstrap = ",".join(
+            f"127.0.0.1:{port}"
+            for node, port in zip(NODES, self.kafka_ports, strict=True)
+            if node != avoid
+        )
         for attempt in range(50):
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=5000)
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=1500)
             try:
                 await admin.start()
                 return await question(admin)
@@ -169,9 +178,9 @@ class NativeCluster:
                 await admin.close()
         raise AssertionError("unreachable")
 
-    async def partitions(self, topic: str) -> list[Partition]:
+    async def partitions(self, topic: str, avoid: int | None = None) -> list[Partition]:
         """Leader, replicas and ISR of each partition, as the brokers' metadata says."""
-        (described,) = await self._ask(lambda admin: admin.describe_topics([topic]))
+        (described,) = await self._ask(lambda admin: admin.describe_topics([topic]), avoid)
         return sorted(
             Partition(p["partition"], p["leader"], tuple(p["replicas"]), tuple(p["isr"]))
             for p in described["partitions"]
@@ -200,7 +209,7 @@ class NativeCluster:
         """Until no partition of `topic` is led by broker `without` (or leaderless)."""
         deadline = time.monotonic() + within_s
         while True:
-            found = await self.partitions(topic)
+            found = await self.partitions(topic, avoid=without)
             if all(p.leader not in (without, -1) for p in found):
                 return found
             assert time.monotonic() < deadline, f"still led by {without} or leaderless: {found}"
