@@ -33,6 +33,7 @@ _failed: set[str] = set()
 _deselected: set[str] = set()
 _verdict: list[str] = []
 _cluster_started: list[str] = []
+_clusters: list[NativeCluster] = []
 
 
 @pytest.fixture
@@ -71,8 +72,13 @@ async def private_db(
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[NativeCluster]:
-    """Three Kafka nodes and three mongods (infra/native/cluster.sh), once for the whole run."""
+    """Three Kafka nodes and three mongods (infra/native/cluster.sh), once for the whole run.
+
+    Its nodes are killed as soon as the last test that uses it is done (see
+    pytest_runtest_teardown), so that six idle servers do not slow the rest of the run.
+    """
     found = NativeCluster()
+    _clusters.append(found)
     try:
         seconds = found.start()
         _cluster_started[:] = [
@@ -81,7 +87,18 @@ def cluster() -> Iterator[NativeCluster]:
         ]
         yield found
     finally:
-        found.stop()
+        _clusters.remove(found)
+        found.remove()
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """After the last test in a row that uses the cluster, kill its nodes (a later test that
+    needs it again gets them restarted by `cluster_env`)."""
+    uses = "cluster" in getattr(item, "fixturenames", ())
+    next_uses = nextitem is not None and "cluster" in getattr(nextitem, "fixturenames", ())
+    if uses and not next_uses:
+        for found in _clusters:
+            found.kill()
 
 
 @pytest.fixture

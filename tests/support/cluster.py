@@ -101,9 +101,18 @@ class NativeCluster:
                     os.kill(pid, signal.SIGCONT)
         return self.start()
 
-    def stop(self) -> None:
+    def kill(self) -> None:
+        """SIGKILL every node: the data is scratch, and a clean stop of three brokers takes
+        about 15 s. `heal()` would start them again from their data."""
+        for kind in ("kafka", "mongo"):
+            for node in NODES:
+                pid = self.pid(kind, node)
+                if pid is not None:
+                    os.kill(pid, signal.SIGKILL)
+
+    def remove(self) -> None:
         try:
-            self._script("stop")
+            self.kill()
         finally:
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
