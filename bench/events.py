@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from shared.domain.commands import CreateProduct, parse, parse_update
+from services.command.graphql import update_command
+from shared.domain.commands import CreateProduct, parse
 from shared.domain.decider import State, decide, evolve
 from shared.envelope import Envelope, new_envelope
 
@@ -69,6 +70,6 @@ def generate(products: int, seed: int = 6) -> Iterator[Envelope]:
     order = list(states)
     rng.shuffle(order)
     for i, product_id in enumerate(order):
-        update = parse_update(_update_input(rng, product_id, i))
+        update = update_command(_update_input(rng, product_id, i))
         envelopes, states[product_id] = _events(update, states[product_id])
         yield from envelopes

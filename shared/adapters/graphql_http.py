@@ -1,6 +1,6 @@
 """GraphQL over HTTP (and WebSocket) with ariadne, and the error contract of DESIGN.md §2.
 
-Every error carries `extensions.code`. A DomainError brings its own code and extensions; an error
+Every error carries `extensions.code`. A CatalogError (a domain refusal or an unavailable service) brings its own code and extensions; an error
 without an original exception is the client's query or variables failing validation; anything
 else is a bug on our side, logged with its traceback and reported without one.
 
@@ -45,7 +45,7 @@ from starlette.websockets import WebSocket
 
 from shared.adapters.auth import Principal, TokenVerifier, Unauthenticated
 from shared.adapters.http import error_body, guard_edge
-from shared.domain.errors import DomainError
+from shared.errors import CatalogError
 from shared.settings import HttpSettings
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def load_sdl(name: str) -> str:
 def format_error(error: GraphQLError, debug: bool = False) -> dict[str, Any]:
     formatted: dict[str, Any] = dict(error.formatted)
     original = _cause(error)
-    if isinstance(original, DomainError):
+    if isinstance(original, CatalogError):
         formatted["message"] = original.message
         formatted["extensions"] = {"code": original.code, **original.extensions}
     elif original is None:

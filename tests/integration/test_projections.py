@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.command.graphql import update_command
 from services.projector.writer import GUARDED_BATCH, ReadModelWriter
 from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, ensure_indexes
-from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
+from shared.domain.commands import CreateProduct, DeleteProduct, parse
 from shared.domain.decider import Product, evolve
 from shared.envelope import Envelope
 from tests.support.read_models import (
@@ -104,7 +105,8 @@ async def test_any_log_in_any_batches_with_redeliveries_projects_to_the_fold(
 async def test_an_event_after_a_hole_is_refused_not_applied(
     db: AsyncDatabase[dict[str, Any]],
 ) -> None:
-    from shared.domain.commands import CreateProduct, parse, parse_update
+    from services.command.graphql import update_command
+    from shared.domain.commands import CreateProduct, parse
     from tests.support.strategies import creates, updates  # noqa: F401 - documents where the data comes from
 
     pid = str(uuid.uuid4())
@@ -114,8 +116,8 @@ async def test_an_event_after_a_hole_is_refused_not_applied(
                 CreateProduct,
                 {"id": pid, "sku": "S", "name": "A", "price": {"amount": "1", "currency": "EUR"}},
             ),
-            parse_update({"id": pid, "name": "B"}),
-            parse_update({"id": pid, "name": "C"}),
+            update_command({"id": pid, "name": "B"}),
+            update_command({"id": pid, "name": "C"}),
         ]
     )
     writer = ReadModelWriter(db, "_gap")
@@ -167,7 +169,7 @@ def create(n: int, amount: str, category: str = "cups") -> Any:
 
 
 def update(n: int, **changes: Any) -> Any:
-    return parse_update({"id": IDS[n], **changes})
+    return update_command({"id": IDS[n], **changes})
 
 
 EUR = {"currency": "EUR"}

@@ -6,7 +6,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
+from services.command.graphql import update_command
+from shared.domain.commands import CreateProduct, DeleteProduct, parse
 from shared.domain.decider import State, decide, evolve
 from shared.domain.errors import DomainError
 from shared.envelope import Envelope, new_envelope
@@ -47,7 +48,9 @@ creates = st.builds(
     brands,
 )
 updates = st.builds(
-    lambda pid, version, changes: parse_update({"id": pid, "expectedVersion": version, **changes}),
+    lambda pid, version, changes: update_command(
+        {"id": pid, "expectedVersion": version, **changes}
+    ),
     st.sampled_from(IDS),
     versions,
     st.fixed_dictionaries(

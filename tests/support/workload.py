@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
+from services.command.graphql import update_command
+from shared.domain.commands import CreateProduct, DeleteProduct, parse
 from tests.support.services import Service, graphql
 
 UPDATE = "mutation($i: UpdateProductInput!) { updateProduct(input: $i) { id version eventId } }"
@@ -48,7 +49,7 @@ def burst(products: int, events: int, seed: int = 1) -> list[Any]:
             commands.append(parse(DeleteProduct, {"id": pid}))
         else:
             commands.append(
-                parse_update(
+                update_command(
                     {
                         "id": pid,
                         "name": f"n{i}",

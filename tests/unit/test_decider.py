@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
+from services.command.graphql import update_command
+from shared.domain.commands import CreateProduct, DeleteProduct, parse
 from shared.domain.decider import decide, fold
 from shared.domain.errors import (
     AlreadyExists,
@@ -44,7 +45,7 @@ def create(**fields: Any) -> CreateProduct:
 
 
 def update(**fields: Any) -> Any:
-    return parse_update({"id": ID, **fields})
+    return update_command({"id": ID, **fields})
 
 
 def delete(**fields: Any) -> DeleteProduct:
