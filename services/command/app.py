@@ -73,6 +73,16 @@ def create_app(settings: CommandSettings | None = None) -> FastAPI:
 
     app = service_app("catalog command service", ready, lifespan)
     app.router.routes.extend(internal_routes(router, verifier))
+
+    @app.get("/ownership")
+    async def ownership_view() -> dict[str, object]:
+        """Which partitions this instance owns (and in which phase), and who owns the rest."""
+        return {
+            "instance": settings.advertised_url,
+            "owned": {str(p): w.phase.value for p, w in sorted(ownership.writers.items())},
+            "owners": {str(p): url for p, url in sorted(ownership.owners.items())},
+        }
+
     explorer = ExplorerGraphiQL(title="Catalog command service")
     mount_graphql(
         app,

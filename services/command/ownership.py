@@ -90,7 +90,8 @@ class Ownership:
         self._owners: dict[int, str] = {}
         self._changed = asyncio.Event()
         self._closing: set[asyncio.Task[None]] = set()
-        self.joined = False  # true from the first assignment on, false again after a stall
+        self.joined = False  # true from the first assignment on
+        self.suspect = False  # back from a pause: replaced, until the group says otherwise
         self.assignments = 0
 
     @property
@@ -104,10 +105,11 @@ class Ownership:
     def ready(self) -> bool:
         """Joined the group, trusted, and every partition it owns restored."""
         self._watch.check()
-        return self.joined and all(w.ready for w in self._writers.values())
+        return self.joined and not self.suspect and all(w.ready for w in self._writers.values())
 
     def route(self, partition: int) -> Route:
-        if self._watch.check() or not self.joined:
+        self._watch.check()
+        if self.suspect or not self.joined:
             return None
         writer = self._writers.get(partition)
         if writer is not None and not writer.closed:
@@ -143,6 +145,7 @@ class Ownership:
                 kept.resume()
         self._owners = dict(owners)
         self.joined = True
+        self.suspect = False
         OWNED.set(len(partitions))
         log.info(
             "assigned partitions %s (%d instances own the rest: %s)",
@@ -168,7 +171,7 @@ class Ownership:
 
     def _distrust(self) -> None:
         """Back from a pause: act as if every partition were revoked until the next assignment."""
-        self.joined = False
+        self.suspect = True
         self._owners = {}
         for writer in self._writers.values():
             asyncio.get_running_loop().create_task(writer.pause(self._pause_grace_s))

@@ -86,6 +86,11 @@ class CommandRouter:
         unknown: OwnerUnreachable | None = None  # a forward that may have reached its owner
         while (remaining := deadline - time.monotonic()) > 0:
             route = self._ownership.route(partition)
+            if self._ownership.suspect:
+                raise ServiceUnavailable(
+                    "this command-service instance was paused and may have been replaced; it "
+                    "is rejoining its group. Nothing was written. Retry"
+                )
             try:
                 if isinstance(route, PartitionWriter):
                     return await route.submit(request, remaining)

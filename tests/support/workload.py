@@ -72,13 +72,15 @@ class WriteLoad:
     def __init__(
         self,
         http: httpx.AsyncClient,
-        command: Service,
+        command: Service | list[Service],
         product_ids: list[str],
         workers: int = 8,
         backoff_s: float = 0.2,
     ) -> None:
         self._http = http
-        self._command = command
+        # Several instances: each mutation goes to the next one in turn, as a client spreading
+        # its requests over a load balancer's targets would.
+        self.targets = command if isinstance(command, list) else [command]
         self._ids = product_ids
         self._workers = workers
         self._backoff_s = backoff_s
@@ -88,6 +90,7 @@ class WriteLoad:
         self.acknowledged: dict[str, str] = {}  # commandId -> eventId of the answer
         self.failed: dict[str, dict[str, Any]] = {}  # commandId -> the error's extensions
         self.unanswered: dict[str, str] = {}  # commandId -> the transport error's name
+        self.sent_to: dict[str, Service] = {}  # commandId -> the instance it was first sent to
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._writer(w)) for w in range(self._workers)]
@@ -117,8 +120,10 @@ class WriteLoad:
             command_id = f"w{worker}-{i}"
             pid = self._ids[(worker + i) % len(self._ids)]
             self.inputs[command_id] = {"id": pid, "name": f"{worker}-{i}", "commandId": command_id}
+            target = self.targets[(worker + i) % len(self.targets)]
+            self.sent_to[command_id] = target
             try:
-                body = await self._send(command_id)
+                body = await self._send(command_id, target)
             except httpx.TransportError as exc:  # the process is gone or not listening yet
                 self.unanswered[command_id] = type(exc).__name__
                 await asyncio.sleep(self._backoff_s)
@@ -130,17 +135,19 @@ class WriteLoad:
                     self.acknowledged[command_id] = body["data"]["updateProduct"]["eventId"]
             i += 1
 
-    async def _send(self, command_id: str) -> dict[str, Any]:
-        return await graphql(
-            self._http, self._command.graphql_url, UPDATE, {"i": self.inputs[command_id]}
-        )
+    async def _send(self, command_id: str, target: Service) -> dict[str, Any]:
+        return await graphql(self._http, target.graphql_url, UPDATE, {"i": self.inputs[command_id]})
 
-    async def retry(self, command_ids: Iterable[str], within_s: float = 60) -> dict[str, Any]:
+    async def retry(
+        self, command_ids: Iterable[str], within_s: float = 60, via: Service | None = None
+    ) -> dict[str, Any]:
         """Resend each mutation with its original `commandId` until it is answered; the answers.
 
         Only SERVICE_UNAVAILABLE, which says retrying is safe, and no answer at all are retried;
-        any other error is an answer and is returned as the error's extensions.
+        any other error is an answer and is returned as the error's extensions. `via`: the
+        instance to resend through (default: the first target).
         """
+        target = via or self.targets[0]
         deadline = time.monotonic() + within_s
         limit = asyncio.Semaphore(16)
 
@@ -148,7 +155,7 @@ class WriteLoad:
             async with limit:
                 while True:
                     try:
-                        body = await self._send(command_id)
+                        body = await self._send(command_id, target)
                     except httpx.TransportError:
                         body = {"errors": [{"extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
                     if "errors" not in body:

@@ -142,6 +142,8 @@ async def test_after_a_stall_the_instance_routes_nothing_until_it_is_assigned_ag
     owners = await settle(a, b)
     a.watch._last -= 10  # as if the process had been stopped for 10 s
     assert a.ownership.route(0) is None and not a.ownership.ready()
+    with pytest.raises(ServiceUnavailable, match="paused"):
+        await a.router.handle(create(pid_in(0)), None)
     await until(lambda: all(w.phase.value == "paused" for w in a.ownership.writers.values()))
     await a.ownership.assigned({0, 1}, owners)
     await until(a.ownership.ready)
