@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -530,3 +531,13 @@ def test_cluster_instances_are_distinct_members(model: compose_model.Model) -> N
 
 
 # ------------------------------------------------------------------------ README and scripts
+
+
+def test_compose_sh_names_the_cluster_services_of_the_file(model: compose_model.Model) -> None:
+    text = (ROOT / "infra/compose.sh").read_text()
+    listed = re.search(r'CLUSTER_SERVICES="([^"]+)"', text)
+    assert listed
+    assert set(shlex.split(listed[1])) == set(CLUSTER_APPS)
+    # and naming the app services starts the whole cluster, through their dependencies
+    started = model.started_by_up(["cluster"], shlex.split(listed[1]))
+    assert set(CLUSTER_KAFKA) | set(CLUSTER_MONGO) | {"cluster-mongo-init"} <= set(started)
