@@ -533,6 +533,20 @@ def test_cluster_instances_are_distinct_members(model: compose_model.Model) -> N
 # ------------------------------------------------------------------------ README and scripts
 
 
+def test_the_readme_states_what_each_mode_runs(model: compose_model.Model) -> None:
+    readme = (ROOT / "README.md").read_text()
+    kafka = model.services["kafka"].raw["image"].split("@")[0].split(":")[1]
+    mongo = model.services["mongo"].raw["image"].split("@")[0].split(":")[1]
+    docker = readme[readme.index("## Running on Docker") :]
+    docker = docker[: docker.index("\n## ", 3)]
+    assert f"Kafka {kafka}" in docker and f"MongoDB {mongo}" in docker
+    native_mongo = re.search(
+        r"mongod (\d+\.\d+\.\d+)", (ROOT / "infra/native/mongo.sh").read_text()
+    )
+    assert native_mongo
+    assert f"MongoDB {native_mongo[1]}" in readme
+
+
 def test_compose_sh_names_the_cluster_services_of_the_file(model: compose_model.Model) -> None:
     text = (ROOT / "infra/compose.sh").read_text()
     listed = re.search(r'CLUSTER_SERVICES="([^"]+)"', text)

@@ -32,8 +32,10 @@ def run_dir(tmp_path: Path) -> Path:
     return tmp_path / "run"
 
 
-def mode(env: dict[str, str]) -> tuple[int, str, str]:
-    done = run([str(ROOT / "infra" / "mode.sh")], env)
+def mode(env: dict[str, str], shell: str | None = None) -> tuple[int, str, str]:
+    """infra/mode.sh by its #!/bin/sh (dash here), or by SHELL (macOS's /bin/sh is bash)."""
+    script = str(ROOT / "infra" / "mode.sh")
+    done = run([shell, script] if shell else [script], env)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -89,8 +91,9 @@ def test_macos_without_an_engine_refuses_the_native_stack_in_one_line(
     assert "Linux only" in line and "Darwin" in line
 
 
+@pytest.mark.parametrize("shell", [None, "bash"], ids=["sh", "bash"])
 def test_macos_with_a_hanging_engine_gives_up_after_the_probe_timeout(
-    docker: StandIn, run_dir: Path
+    docker: StandIn, run_dir: Path, shell: str | None
 ) -> None:
     """Stock macOS has no `timeout`: the probe must bound `docker info` by itself."""
     env = base_env(
@@ -98,7 +101,7 @@ def test_macos_with_a_hanging_engine_gives_up_after_the_probe_timeout(
     )
     assert shutil_which("timeout", env) is None
     started = time.monotonic()
-    status, out, err = mode(env)
+    status, out, err = mode(env, shell)
     elapsed = time.monotonic() - started
     assert (status, out) == (1, "")
     assert "does not answer 'docker info' within 1 s" in one_line(err)
