@@ -208,13 +208,13 @@ def test_the_environment_of_docker_compose_becomes_the_services_settings(
         upper = name.upper()
         if upper in set_here(service) or upper in GOING:
             continue
-        annotation = str(field.annotation)
-        if "bool" in annotation:
-            samples[upper] = "true" if not field.default else "false"
-        elif "int" in annotation:
-            samples[upper] = "3"
-        elif "float" in annotation:
-            samples[upper] = "7.25"
+        # a value other than the default, within the field's bounds
+        if field.annotation is bool:
+            samples[upper] = "false" if field.default else "true"
+        elif field.annotation is int:
+            samples[upper] = str(field.default + 1)
+        elif field.annotation is float:
+            samples[upper] = str(field.default + 0.25)
         else:
             samples[upper] = f"{name}-from-the-host"
     container = compose_model.load(COMPOSE_FILE, samples).services[service].environment
