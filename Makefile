@@ -27,7 +27,8 @@ distclean: down ## stop, then delete all of .run (downloads included)
 	rm -rf $(RUN_DIR)
 
 rebuild: ## replay the event log into fresh read models and swap them in (the stack keeps serving)
-	$(UV) run --frozen python -m services.projector.rebuild
+	@mode=$$(infra/mode.sh) && if [ "$$mode" = docker ]; then infra/compose.sh rebuild; \
+	else $(UV) run --frozen python -m services.projector.rebuild; fi
 
 install: ## create .venv from uv.lock (installs uv 0.13.9 with pip if missing)
 	$(UV) sync --frozen

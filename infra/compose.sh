@@ -1,6 +1,7 @@
 #!/bin/sh
-# The Docker side of `make up`, `make down`, `make logs` and `make clean` (docker-compose.yml).
-# Usage: compose.sh {up|down|logs|clean}
+# The Docker side of `make up`, `make down`, `make logs`, `make clean` and `make rebuild`
+# (docker-compose.yml).
+# Usage: compose.sh {up|down|logs|clean|rebuild}
 #
 # Needs nothing on the host but a POSIX shell and Docker with Compose v2 (infra/mode.sh checks
 # them): no Python, no uv, no openssl. The development token is minted inside the image (the
@@ -158,14 +159,26 @@ up() {
   token
 }
 
+# `make rebuild` in a container of the projector's image and environment (no host Python): the
+# running stack's projector, the cluster's if the cluster runs. `run` publishes no ports.
+rebuild() {
+  running=$(docker compose --profile '*' ps --services --status running 2>/dev/null) || running=""
+  case " $(echo "$running" | tr '\n' ' ') " in
+    *" cluster-projector-1 "*) set -- --profile cluster run --rm --no-deps cluster-projector-1 ;;
+    *) set -- run --rm --no-deps projector ;;
+  esac
+  docker compose "$@" python -m services.projector.rebuild
+}
+
 case ${1:-} in
   up) up ;;
+  rebuild) rebuild ;;
   # --profile '*': every service of the file, whichever stack and instances are running.
   down) docker compose --profile '*' down ;;
   clean) docker compose --profile '*' down --volumes ;;
   logs) docker compose --profile '*' logs --follow ;;
   *)
-    echo "usage: $0 {up|down|logs|clean}" >&2
+    echo "usage: $0 {up|down|logs|clean|rebuild}" >&2
     exit 2
     ;;
 esac

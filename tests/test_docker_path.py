@@ -419,6 +419,28 @@ def test_make_down_clean_and_logs_cover_every_profile(
     assert call.cwd == str(ROOT)
 
 
+@pytest.mark.parametrize(
+    ("running", "expected"),
+    [
+        ("kafka,mongo,command,query,projector", ["run", "--rm", "--no-deps", "projector"]),
+        (
+            "cluster-kafka-1,cluster-projector-1",
+            ["run", "--rm", "--no-deps", "cluster-projector-1"],
+        ),
+    ],
+)
+def test_make_rebuild_runs_in_a_projector_container(
+    docker: StandIn, run_dir: Path, running: str, expected: list[str]
+) -> None:
+    env = base_env(docker, run_dir, mac_like=True, FAKE_DOCKER_RUNNING=running)
+    status, _, err = make("rebuild", env)
+    assert status == 0, err
+    [call] = docker.compose_calls("run")
+    assert call.subcommand() == [*expected, "python", "-m", "services.projector.rebuild"]
+    assert call.profiles() == (["cluster"] if "cluster" in running else [])
+    assert call.cwd == str(ROOT)
+
+
 def test_the_scripts_of_the_docker_path_are_posix_sh() -> None:
     """They run on macOS's /bin/sh and dash alike: no bash-only syntax."""
     for script in ("mode.sh", "compose.sh"):
