@@ -64,7 +64,7 @@ elif command == ["up"]:
 # shebang), and the usual base utilities. Nothing else is put on a macOS-like PATH.
 MAC_TOOLS = (
     "sh", "bash", "make", "env", "cat", "cut", "dirname", "basename", "find", "head", "mkdir",
-    "mv", "rm", "sed", "sleep", "kill", "ls", "tr", "grep", "chmod",
+    "mv", "rm", "sed", "sleep", "tr",
 )  # fmt: skip
 
 
