@@ -16,18 +16,19 @@ down: ## stop the stack (data is kept)
 	infra/down.sh
 
 logs: ## follow the services' logs
-	@if [ "$$(infra/mode.sh)" = docker ]; then docker compose logs -f; \
+	@mode=$$(infra/mode.sh) && if [ "$$mode" = docker ]; then infra/compose.sh logs; \
 	else tail -n 100 -F $(RUN_DIR)/logs/command.log $(RUN_DIR)/logs/projector.log $(RUN_DIR)/logs/query.log; fi
 
 clean: ## stop, then delete the data and logs (keeps the downloaded Kafka and MongoDB)
-	@if [ "$$(infra/mode.sh)" = docker ]; then docker compose down -v; else infra/down.sh; fi
+	@mode=$$(infra/mode.sh) && if [ "$$mode" = docker ]; then infra/compose.sh clean; else infra/down.sh; fi
 	rm -rf $(RUN_DIR)/data $(RUN_DIR)/logs $(RUN_DIR)/kafka
 
 distclean: down ## stop, then delete all of .run (downloads included)
 	rm -rf $(RUN_DIR)
 
 rebuild: ## replay the event log into fresh read models and swap them in (the stack keeps serving)
-	$(UV) run --frozen python -m services.projector.rebuild
+	@mode=$$(infra/mode.sh) && if [ "$$mode" = docker ]; then infra/compose.sh rebuild; \
+	else $(UV) run --frozen python -m services.projector.rebuild; fi
 
 install: ## create .venv from uv.lock (installs uv 0.13.9 with pip if missing)
 	$(UV) sync --frozen
