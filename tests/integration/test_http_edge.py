@@ -307,6 +307,14 @@ async def test_a_request_that_runs_too_long_answers_a_retriable_timeout(
         assert response.status_code == 200
         assert codes(response) == ["REQUEST_TIMEOUT"]
         assert response.json()["errors"][0]["extensions"]["retriable"] is True
+        # Execution had begun, so `data` is null, not absent: 200 under the spec's media type too.
+        assert response.json()["data"] is None
+        strict = await http.post(
+            service.graphql_url,
+            json={"query": query, "variables": {"id": str(uuid.uuid4())}},
+            headers={"Accept": "application/graphql-response+json"},
+        )
+        assert strict.status_code == 200 and codes(strict) == ["REQUEST_TIMEOUT"]
         assert service.ready()[0] == 200
     finally:
         service.stop()
