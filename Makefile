@@ -46,6 +46,7 @@ lint: ## ruff check, ruff format --check, mypy
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
-bench: ## benchmarks against the running stack (make up first); BENCH_QUICK=1 for a short run
+bench: ## benchmarks against the running stack (make up first; installs wrk); BENCH_QUICK=1: short run
+	infra/apt-install.sh wrk wrk
 	$(UV) sync --frozen --all-groups --quiet
 	$(UV) run --frozen --all-groups python -m bench
