@@ -10,6 +10,7 @@ help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 up: ## start Kafka, MongoDB and the three services (only what is not running)
+	tools/graphiql/build.sh --optional
 	infra/up.sh
 
 down: ## stop the stack (data is kept)
@@ -29,10 +30,12 @@ distclean: down ## stop, then delete all of .run (downloads included)
 rebuild: ## replay the event log into fresh read models and swap them in (the stack keeps serving)
 	$(UV) run --frozen python -m services.projector.rebuild
 
-install: ## create .venv from uv.lock (installs uv 0.13.9 with pip if missing)
+install: ## create .venv from uv.lock (installs uv 0.13.9 with pip if missing), build GraphiQL (npm)
 	$(UV) sync --frozen
+	tools/graphiql/build.sh --optional
 
 test: install lint ## lint, then run the whole test suite against real Kafka and MongoDB
+	infra/apt-install.sh chromium chromium
 	$(UV) run --frozen pytest
 
 fuzz: install ## fuzz both GraphQL endpoints: thousands of generated cases, a new random seed each run

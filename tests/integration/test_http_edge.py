@@ -238,6 +238,8 @@ async def test_production_mode_hides_the_schema_and_takes_cors_origins_from_conf
             assert body["errors"] and "introspection" in body["errors"][0]["message"].lower()
             page = await http.get(service.graphql_url, headers={"accept": "text/html"})
             assert page.status_code == 405
+            assets = await http.get(f"{service.graphql_url}/assets/manifest.json")
+            assert assets.status_code == 404  # GraphiQL's files are not served either
             allowed = await http.options(service.graphql_url, headers=preflight("shop"))
             assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
             assert "authorization" in allowed.headers["access-control-allow-headers"]

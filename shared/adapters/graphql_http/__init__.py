@@ -3,9 +3,10 @@
 - `schema`: loading the SDL files of schema/
 - `errors`: the error contract (every error has `extensions.code`)
 - `context`: what resolvers know of the request (correlation id, caller)
-- `http_handler`: the HTTP handler (token check, timeout, body parsing)
+- `http_handler`: the HTTP handler (spec media types and status codes, token check, timeout)
 - `websocket`: graphql-transport-ws with the token in `connection_init`
 - `query_cache`: parsing and spec validation once per query text
+- `explorer`: ariadne's GraphiQL page with its assets served by the service (no CDN)
 - `mount`: `mount_graphql`, which assembles them behind the service's edge
 
 The names below stay importable from here, the services' one import path.

@@ -8,10 +8,12 @@ from ariadne.types import ValidationRules
 from fastapi import FastAPI
 from graphql import GraphQLSchema
 from starlette.routing import Route
+from starlette.staticfiles import StaticFiles
 
 from shared.adapters.auth import TokenVerifier
 from shared.adapters.graphql_http.context import context
 from shared.adapters.graphql_http.errors import format_error
+from shared.adapters.graphql_http.explorer import ASSETS_DIR, ASSETS_PATH, OfflineGraphiQL
 from shared.adapters.graphql_http.http_handler import HTTPHandler
 from shared.adapters.graphql_http.query_cache import QueryCache
 from shared.adapters.graphql_http.websocket import WebSocketHandler
@@ -34,16 +36,19 @@ def mount_graphql(
     `verifier` set = every POST (and WebSocket connection) needs a valid bearer token. In
     production mode introspection and the explorer are off; errors never carry tracebacks in
     either mode (ariadne's debug stays off). Parsing and spec validation go through a QueryCache.
+    `explorer` is ariadne's GraphiQL page, served with its assets from this service (and
+    ASSETS_PATH), never from a CDN.
     """
     guard_edge(app, settings)
     production = settings.production_mode
+    offline = None if production else OfflineGraphiQL(explorer)
     graphql = GraphQL(
         schema,
         context_value=context,
         error_formatter=format_error,
         validation_rules=validation_rules,
         introspection=not production,
-        explorer=ExplorerHttp405() if production else explorer,
+        explorer=offline or ExplorerHttp405(),
         debug=False,
         http_handler=HTTPHandler(verifier, settings.request_timeout_s),
         websocket_handler=WebSocketHandler(verifier) if websocket else None,
@@ -56,5 +61,7 @@ def mount_graphql(
     # Starlette's per-request wrapping (a second Request, exception plumbing) for nothing.
     # First in line: every request to it would otherwise be matched against the others first.
     app.router.routes.insert(0, Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]))
+    if offline is not None and offline.built:
+        app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR))
     if websocket:
         app.router.add_websocket_route("/graphql", graphql.handle_websocket)  # type: ignore[arg-type]
