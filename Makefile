@@ -10,6 +10,7 @@ help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 up: ## start Kafka, MongoDB and the three services (only what is not running)
+	tools/graphiql/build.sh --optional
 	infra/up.sh
 
 down: ## stop the stack (data is kept)
@@ -30,10 +31,12 @@ rebuild: ## replay the event log into fresh read models and swap them in (the st
 	@mode=$$(infra/mode.sh) && if [ "$$mode" = docker ]; then infra/compose.sh rebuild; \
 	else $(UV) run --frozen python -m services.projector.rebuild; fi
 
-install: ## create .venv from uv.lock (installs uv 0.13.9 with pip if missing)
+install: ## create .venv from uv.lock (installs uv 0.13.9 with pip if missing), build GraphiQL (npm)
 	$(UV) sync --frozen
+	tools/graphiql/build.sh --optional
 
 test: install lint ## lint, then run the whole test suite against real Kafka and MongoDB
+	infra/apt-install.sh chromium chromium
 	$(UV) run --frozen pytest
 
 fuzz: install ## fuzz both GraphQL endpoints: thousands of generated cases, a new random seed each run
@@ -47,6 +50,7 @@ lint: ## ruff check, ruff format --check, mypy
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
 
-bench: ## benchmarks against the running stack (make up first); BENCH_QUICK=1 for a short run
+bench: ## benchmarks against the running stack (make up first; installs wrk); BENCH_QUICK=1: short run
+	infra/apt-install.sh wrk wrk
 	$(UV) sync --frozen --all-groups --quiet
 	$(UV) run --frozen --all-groups python -m bench
