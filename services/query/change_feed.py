@@ -15,7 +15,7 @@ neither, but the product cache must not outlive them.
 Race-freedom for waiters: a listener registers first, then reads the document, then waits.
 A change committed after the read comes through the stream afterwards. Whenever the stream
 (re)opens without continuing from a resume token — at startup, or after the oplog lost our
-position — every registered listener gets a `Resync`, since changes may have slipped through
+position — every registered listener gets a `MissedChanges`, since changes may have slipped through
 the gap; waiters then re-read.
 
 Observers (the product cache) get every notice synchronously, before any listener does, so
@@ -69,13 +69,13 @@ class ProductChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class Resync:
+class MissedChanges:
     """Changes may have been missed: re-read what you depend on."""
 
     reason: Literal["restart", "swap", "overflow"]
 
 
-Notice = ProductChanged | Resync
+Notice = ProductChanged | MissedChanges
 Observer = Callable[[Notice], None]
 
 
@@ -95,7 +95,7 @@ class Listener:
             # The listener stopped keeping up: replace its backlog by one "you missed some".
             while not self.queue.empty():
                 self.queue.get_nowait()
-            self.queue.put_nowait(Resync("overflow"))
+            self.queue.put_nowait(MissedChanges("overflow"))
 
     async def get(self) -> Notice:
         return await self.queue.get()
@@ -148,7 +148,7 @@ class ChangeFeed:
                     _PIPELINE, full_document="updateLookup", start_after=token
                 ) as stream:
                     if token is None:
-                        self._broadcast(Resync("restart"))
+                        self._broadcast(MissedChanges("restart"))
                     self.opened.set()
                     delay = 0.1
                     while stream.alive:
@@ -173,7 +173,7 @@ class ChangeFeed:
 
     def _dispatch(self, change: Document) -> None:
         if change["operationType"] in ("rename", "drop"):
-            self._broadcast(Resync("swap"))
+            self._broadcast(MissedChanges("swap"))
             return
         product_id = change["documentKey"]["_id"]
         notice = ProductChanged(product_id, change["operationType"], change.get("fullDocument"))

@@ -1,26 +1,19 @@
-"""The `products` read model: one document per product, its current state.
+"""The `products` read model: one document per product, its current state (a view, in fmodel's
+sense: `apply` folds an event into the document, `admit` says whether it is the next one).
 
 A deleted product keeps a tombstone (`deleted: true`) so that its version still guards against
-redelivered events; queries filter tombstones out. Prices are Decimal128 so that filters and
-sorts on them are exact.
+redelivered events; queries filter tombstones out. The version rule here is the read side's
+only one: the live writer, the rebuild's bulk pass and the dead-letter re-drive all ask `admit`.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from enum import Enum
-from typing import Any
 
-from shared.adapters.mongo import decimal128
 from shared.domain.events import ProductCreated, ProductUpdated
-from shared.domain.money import Money
 from shared.envelope import Envelope
-
-Document = dict[str, Any]
-
-
-def money(price: Money) -> Document:
-    return {"amount": decimal128(price.amount), "currency": price.currency}
+from shared.read_model.documents import ProductDocument
+from shared.read_model.prices import price_document
 
 
 class Verdict(Enum):
@@ -29,7 +22,7 @@ class Verdict(Enum):
     GAP = "gap"  # beyond the next version: an earlier event is missing, refuse to apply over it
 
 
-def admit(document: Document | None, envelope: Envelope) -> Verdict:
+def admit(document: ProductDocument | None, envelope: Envelope) -> Verdict:
     """The version guard: whether an event is the document's next one."""
     version = document["version"] if document else 0
     if envelope.sequence <= version:
@@ -37,7 +30,7 @@ def admit(document: Document | None, envelope: Envelope) -> Verdict:
     return Verdict.APPLY if envelope.sequence == version + 1 else Verdict.GAP
 
 
-def apply(document: Document | None, envelope: Envelope) -> Document:
+def apply(document: ProductDocument | None, envelope: Envelope) -> ProductDocument:
     """The document after one more event; the caller has checked the event is the next one."""
     event = envelope.event
     if isinstance(event, ProductCreated):
@@ -46,7 +39,7 @@ def apply(document: Document | None, envelope: Envelope) -> Document:
             "sku": event.sku,
             "name": event.name,
             "description": event.description,
-            "price": money(event.price),
+            "price": price_document(event.price),
             "category": event.category,
             "tags": list(event.tags),
             "brand": event.brand,
@@ -57,19 +50,26 @@ def apply(document: Document | None, envelope: Envelope) -> Document:
         }
     if document is None:
         raise ValueError(f"{event.TYPE} for unknown product {event.id}")
-    updated = {**document, "version": envelope.sequence, "updatedAt": envelope.time}
+    updated: ProductDocument = {
+        **document,
+        "version": envelope.sequence,
+        "updatedAt": envelope.time,
+    }
     if isinstance(event, ProductUpdated):
-        for field, value in event.changes().items():
-            if field == "price":
-                updated["price"] = money(value)
-            elif field == "tags":
-                updated["tags"] = list(value or ())
-            else:
-                updated[field] = value
+        changed = event.model_fields_set
+        # name and price are never null in an update (the event's schema says so)
+        if "name" in changed and event.name is not None:
+            updated["name"] = event.name
+        if "price" in changed and event.price is not None:
+            updated["price"] = price_document(event.price)
+        if "description" in changed:
+            updated["description"] = event.description
+        if "category" in changed:
+            updated["category"] = event.category
+        if "brand" in changed:
+            updated["brand"] = event.brand
+        if "tags" in changed:
+            updated["tags"] = list(event.tags or ())
         return updated
     updated["deleted"] = True
     return updated
-
-
-def amount(document: Document) -> Decimal:
-    return Decimal(str(document["price"]["amount"]))
