@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
 
-from aiokafka import TopicPartition
-
-Batches = dict[TopicPartition, list[Any]]
+from services.projector.ports import Batches, Partition, Record
 
 
 class Intake:
@@ -34,7 +31,7 @@ class Intake:
         self._room = asyncio.Event()
         self._room.set()
 
-    def put(self, batches: Batches) -> None:
+    def put(self, batches: Mapping[Partition, Sequence[Record]]) -> None:
         """Add records as fetched, each partition's after those it already has."""
         for tp, records in batches.items():
             if records:
@@ -50,7 +47,7 @@ class Intake:
         await self._room.wait()
         return self._limit - self._count
 
-    async def take(self, timeout_s: float, assigned: Collection[TopicPartition]) -> Batches:
+    async def take(self, timeout_s: float, assigned: Collection[Partition]) -> Batches:
         """Everything that came in, of the partitions still `assigned`; waits up to
         `timeout_s` for something to come in. Records of partitions taken away by a rebalance
         are dropped: their new owner reads them from the committed offsets."""
@@ -62,6 +59,6 @@ class Intake:
         self._room.set()
         return {tp: records for tp, records in taken.items() if tp in assigned}
 
-    def pending(self, tp: TopicPartition) -> int:
+    def pending(self, tp: Partition) -> int:
         """Records of a partition fetched and not yet taken."""
         return len(self._records.get(tp, ()))

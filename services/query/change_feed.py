@@ -36,6 +36,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
 from shared.adapters.mongo import PRODUCTS, Document
+from shared.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class ChangeFeed:
     async def run(self) -> None:
         """Follow the stream until cancelled, reopening it (from its resume token) on errors."""
         token: Mapping[str, Any] | None = None
-        delay = 0.1
+        backoff = Backoff(first_s=0.1, cap_s=5.0)
         while True:
             try:
                 async with await self._db.watch(
@@ -150,7 +151,7 @@ class ChangeFeed:
                     if token is None:
                         self._broadcast(MissedChanges("restart"))
                     self.opened.set()
-                    delay = 0.1
+                    backoff.reset()
                     while stream.alive:
                         change = await stream.try_next()  # a server-side wait of up to 1 s
                         token = stream.resume_token
@@ -168,8 +169,7 @@ class ChangeFeed:
                 log.exception("change feed failed; reopening")
             self.opened.clear()
             REOPENED.inc()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            await backoff.wait()
 
     def _dispatch(self, change: Document) -> None:
         if change["operationType"] in ("rename", "drop"):
