@@ -1,7 +1,7 @@
 # Developer entry points. The stack runs on Docker Compose when a Docker engine is reachable,
 # otherwise natively from infra/native (state in .run/: tools, data, logs, pids).
 .DEFAULT_GOAL := help
-.PHONY: help up down logs clean distclean install test fuzz lint audit rebuild bench
+.PHONY: help up down logs clean distclean install test fuzz lint audit rebuild redrive bench
 
 UV := infra/native/uv.sh
 RUN_DIR := $(or $(RUN_DIR),.run)
@@ -28,6 +28,9 @@ distclean: down ## stop, then delete all of .run (downloads included)
 
 rebuild: ## replay the event log into fresh read models and swap them in (the stack keeps serving)
 	$(UV) run --frozen python -m services.projector.rebuild
+
+redrive: ## re-apply dead-lettered records through the projector; ARGS='--dry-run --since T --reason TEXT'
+	$(UV) run --frozen python -m services.projector.redrive $(ARGS)
 
 install: ## create .venv from uv.lock (installs uv 0.13.9 with pip if missing)
 	$(UV) sync --frozen

@@ -58,6 +58,13 @@ class ReadModelWriter:
                     pass
             return await self._transaction(session, envelopes, False, before_commit)
 
+    async def check(self, envelopes: Sequence[Envelope]) -> BatchResult:
+        """What `apply` would do to the read models as they are now, writing nothing."""
+        ids = list({e.product_id for e in envelopes})
+        found = self._products.find({"_id": {"$in": ids}})
+        stored = {doc["_id"]: cast(ProductDocument, doc) async for doc in found}
+        return fold(stored, envelopes).result
+
     async def _transaction(
         self,
         session: AsyncClientSession,
