@@ -44,10 +44,11 @@ fuzz: install ## fuzz both GraphQL endpoints: thousands of generated cases, a ne
 audit: install ## pip-audit of every locked dependency (AUDIT_REQUIRED=1: fail if it cannot run)
 	$(UV) run --frozen python infra/audit.py
 
-lint: ## ruff check, ruff format --check, mypy
+lint: ## ruff check, ruff format --check, mypy, import-linter's layer contracts (pyproject.toml)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
+	$(UV) run --frozen lint-imports
 
 bench: ## benchmarks against the running stack (make up first); BENCH_QUICK=1 for a short run
 	$(UV) sync --frozen --all-groups --quiet
