@@ -27,9 +27,10 @@ feed's position: a write becomes visible here when the feed reports it (as it do
 - No document is not cached: a creation would arrive as a change of a product the cache does
   not hold, and the gain (ids that do not exist) is not worth that extra rule.
 
-Bounded LRU; `QUERY_PRODUCT_CACHE_SIZE` entries (0 turns the cache off). An entry of the
-benchmark's products (short names and descriptions) costs about 0.9 KB: 100,000 of them took the
-query service from 84 to 178 MB peak RSS. Longer texts cost what they weigh as Python strings.
+Bounded LRU (cachetools' LRUCache); `QUERY_PRODUCT_CACHE_SIZE` entries (0 turns the cache
+off). A read, a fill and a change each count as a use; products read in by a warm-up count as
+used before the requests served meanwhile, so those stay longer. An entry costs about 1 KB,
+more with long texts (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter as Tally
-from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any, cast
 
+from cachetools import LRUCache
 from prometheus_client import Counter, Gauge
 from pymongo.errors import PyMongoError
 
@@ -66,11 +67,10 @@ ReadDocument = Callable[[str], Awaitable[Document | None]]
 Scan = Callable[[int], AsyncIterable[Document]]
 _WARM_RETRY_S = 5.0
 _WARM_SLICE = 64
-# A ProductAnswer as one flat, exact tuple of immutable values (version, deleted, then the Product's
-# values, if any). CPython's cyclic GC stops tracking such a tuple soon after it is made (at
-# the next collection of its second generation, a matter of milliseconds under load), so 100,000
-# of them add nothing to full collections; kept as ProductAnswer objects they made each one pause
-# the service for 150-350 ms.
+# A ProductAnswer as one flat, exact tuple of immutable values (version, deleted, then the
+# Product's values, if any). CPython's cyclic GC stops tracking such a tuple soon after it is
+# made, so a whole catalog of them adds nothing to full collections, which objects would make
+# long pauses of (bench/RESULTS.md).
 _Entry = tuple[Any, ...]
 
 
@@ -92,7 +92,7 @@ class ProductCache:
         self._read = read
         self._scan = scan
         self._size = size
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: LRUCache[str, _Entry] = LRUCache(maxsize=max(size, 1))
         # Bumped whenever every entry is dropped: a fill started before must not be stored.
         self._epoch = 0
         # Counts the product changes dispatched; `_changed` keeps, only for products with a
@@ -101,6 +101,7 @@ class ProductCache:
         self._changed: dict[str, int] = {}
         self._filling: Tally[str] = Tally()
         self._warm_changed: set[str] | None = None  # while warming: products changed since
+        self._warm_used: set[str] = set()  # while warming: products requests used
         self._emptied = asyncio.Event()
         if size > 0:
             feed.observe(self._observe)
@@ -112,9 +113,10 @@ class ProductCache:
     async def get(self, product_id: str) -> ProductAnswer | None:
         """The product's answer (tombstones included), from memory when held."""
         if self._size > 0 and self._feed.opened.is_set():
-            entry = self._entries.get(product_id)
+            entry = self._entries.get(product_id)  # a use: now the most recent
             if entry is not None:
-                self._entries.move_to_end(product_id)
+                if self._warm_changed is not None:
+                    self._warm_used.add(product_id)
                 HITS.inc()
                 return _answer(entry)
             MISSES.inc()
@@ -162,11 +164,13 @@ class ProductCache:
                     log.exception("could not cache product %s", product_id)
                     continue
                 self._entries[product_id] = entry
-                self._entries.move_to_end(product_id, last=False)  # requests' entries stay newer
                 if len(self._entries) % _WARM_SLICE == 0:
                     await asyncio.sleep(0)  # let requests in: a batch is shaped in one go otherwise
         finally:
             self._warm_changed = None
+            for product_id in self._warm_used:  # what requests used stays newer than the rest
+                self._entries.get(product_id)
+            self._warm_used.clear()
 
     async def _fill(self, product_id: str) -> ProductAnswer | None:
         epoch, changes = self._epoch, self._changes
@@ -188,10 +192,9 @@ class ProductCache:
             return entry
         held = self._entries.get(product_id)
         if held is None or held[0] <= entry.version:
-            self._entries[product_id] = _entry(entry)
-        self._entries.move_to_end(product_id)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+            self._entries[product_id] = _entry(entry)  # the least recently used goes if full
+        if self._warm_changed is not None:
+            self._warm_used.add(product_id)
         return entry
 
     def _observe(self, notice: Notice) -> None:
