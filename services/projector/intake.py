@@ -3,11 +3,9 @@
 aiokafka asks the broker for a partition's next records only once the application has taken
 the ones it fetched last. With `getmany` called between batches, a batch therefore held only
 what had arrived by the first fetch response during the batch before; whatever was committed
-after that waited through the whole next batch as well. At 200 price updates/s, 85 % of the
-events missed a batch that began after they were committed, and they reached the projector
-8-9 ms (p50) after the mutation's commit instead of 1 ms. Taking records from the consumer as
-they come, while a batch is being written, keeps aiokafka fetching, so each batch is
-everything committed until it starts.
+after that waited through the whole next batch as well (the lag this cost is in
+bench/RESULTS.md). Taking records from the consumer as they come, while a batch is being
+written, keeps aiokafka fetching, so each batch is everything committed until it starts.
 
 Bounded: while the intake is full (MongoDB unreachable, say) nothing more is taken, and the
 projector pauses with at most one batch in memory, as before.
