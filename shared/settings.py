@@ -19,11 +19,21 @@ class InfraSettings(BaseSettings):
     mongodb_database: str = "catalog"
     events_topic: str = "product-events"
     events_partitions: int = 6
+    # Replication of the topics the services create when they are missing: 1 on a single broker,
+    # 3 with min.insync.replicas 2 on a cluster. A topic found with fewer replicas than this
+    # stops a service at start-up, since acks=all would then promise less than configured.
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_min_insync_replicas: int = Field(default=1, ge=1)
     log_level: str = "INFO"
 
     @property
     def dlq_topic(self) -> str:
         return f"{self.events_topic}.dlq"
+
+    @property
+    def changelog_topic(self) -> str:
+        """The write side's compacted state changelog, co-partitioned with the event topic."""
+        return f"{self.events_topic}.state"
 
 
 class HttpSettings(InfraSettings):

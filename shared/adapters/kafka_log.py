@@ -174,23 +174,87 @@ def _parse(record: Any) -> Envelope | BadRecord:
         return exc
 
 
-async def ensure_topics(settings: InfraSettings) -> None:
-    """Create the event topic and its dead-letter topic if missing: kept forever, several partitions."""
+class TopicMisconfigured(Exception):
+    """An existing topic does not have the shape the services rely on; the message says what to do."""
+
+
+# The changelog keeps one record per product that matters; small segments let the log cleaner
+# compact it soon after they fill, so restoring a partition reads roughly one record per
+# product however long the history is (docs/scaling.md).
+CHANGELOG_SEGMENT_BYTES = 16 * 1024 * 1024
+
+
+def wanted_topics(settings: InfraSettings) -> list[NewTopic]:
+    """The topics of the stack, as the services create them when they are missing."""
+    replicas = settings.kafka_replication_factor
+    durable = {"min.insync.replicas": str(settings.kafka_min_insync_replicas)}
+    forever = {**durable, "retention.ms": "-1", "retention.bytes": "-1"}
+    compacted = {
+        **durable,
+        "cleanup.policy": "compact",
+        "segment.bytes": str(CHANGELOG_SEGMENT_BYTES),
+    }
+    partitions = settings.events_partitions
+    return [
+        NewTopic(settings.events_topic, partitions, replicas, topic_configs=forever),
+        NewTopic(settings.dlq_topic, 3, replicas, topic_configs=forever),
+        NewTopic(settings.changelog_topic, partitions, replicas, topic_configs=compacted),
+    ]
+
+
+async def ensure_topics(settings: InfraSettings) -> dict[str, int]:
+    """Create the stack's topics if missing, then check the shape of all of them.
+
+    Returns each topic's partition count. Raises TopicMisconfigured when a topic has fewer
+    replicas than `KAFKA_REPLICATION_FACTOR` or the changelog is not co-partitioned with the
+    event topic: a service must not start on a log that is less durable than configured, and
+    the write side's ownership pairs partition p of both topics.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
+        wanted = wanted_topics(settings)
         existing = set(await admin.list_topics())
-        forever = {"retention.ms": "-1", "retention.bytes": "-1"}
-        wanted = [
-            NewTopic(settings.events_topic, settings.events_partitions, 1, topic_configs=forever),
-            NewTopic(settings.dlq_topic, 3, 1, topic_configs=forever),
-        ]
         missing = [topic for topic in wanted if topic.name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another process was faster
                 await admin.create_topics(missing)
+        described = await _describe(admin, [topic.name for topic in wanted])
     finally:
         await admin.close()
+    partitions = {name: len(replicas) for name, replicas in described.items()}
+    for name, replicas in described.items():
+        fewest = min(replicas.values())
+        if fewest < settings.kafka_replication_factor:
+            raise TopicMisconfigured(
+                f"topic {name!r} has {fewest} replica(s) per partition but "
+                f"KAFKA_REPLICATION_FACTOR is {settings.kafka_replication_factor}: raise its "
+                "replication with kafka-reassign-partitions.sh (or, on a fresh stack, delete "
+                "it and let the services create it again)"
+            )
+    events, changelog = partitions[settings.events_topic], partitions[settings.changelog_topic]
+    if events != changelog:
+        raise TopicMisconfigured(
+            f"the changelog {settings.changelog_topic!r} has {changelog} partitions but the "
+            f"event topic has {events}; they must match (docs/scaling.md says how to change "
+            "the partition count)"
+        )
+    return partitions
+
+
+async def _describe(admin: Any, names: list[str]) -> dict[str, dict[int, int]]:
+    """Replicas per partition of each topic; waits for a topic created a moment ago to show."""
+    for _ in range(50):
+        described = await admin.describe_topics(names)
+        found = {
+            t["topic"]: {p["partition"]: len(p["replicas"]) for p in t["partitions"]}
+            for t in described
+            if t["partitions"]
+        }
+        if len(found) == len(names):
+            return found
+        await asyncio.sleep(0.2)
+    raise LogUnavailable(f"topics {names} did not appear in the cluster's metadata")
 
 
 if __name__ == "__main__":
