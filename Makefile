@@ -1,7 +1,7 @@
 # Developer entry points. The stack runs on Docker Compose when a Docker engine is reachable,
 # otherwise natively from infra/native (state in .run/: tools, data, logs, pids).
 .DEFAULT_GOAL := help
-.PHONY: help up down logs clean distclean install test fuzz lint audit rebuild bench
+.PHONY: help up down logs clean distclean install test fuzz lint audit rebuild redrive bench
 
 UV := infra/native/uv.sh
 RUN_DIR := $(or $(RUN_DIR),.run)
@@ -31,6 +31,9 @@ rebuild: ## replay the event log into fresh read models and swap them in (the st
 	@mode=$$(infra/mode.sh) && if [ "$$mode" = docker ]; then infra/compose.sh rebuild; \
 	else $(UV) run --frozen python -m services.projector.rebuild; fi
 
+redrive: ## re-apply dead-lettered records through the projector; ARGS='--dry-run --since T --reason TEXT'
+	$(UV) run --frozen python -m services.projector.redrive $(ARGS)
+
 install: ## create .venv from uv.lock (installs uv 0.13.9 with pip if missing), build GraphiQL (npm)
 	$(UV) sync --frozen
 	tools/graphiql/build.sh --optional
@@ -45,10 +48,11 @@ fuzz: install ## fuzz both GraphQL endpoints: thousands of generated cases, a ne
 audit: install ## pip-audit of every locked dependency (AUDIT_REQUIRED=1: fail if it cannot run)
 	$(UV) run --frozen python infra/audit.py
 
-lint: ## ruff check, ruff format --check, mypy
+lint: ## ruff check, ruff format --check, mypy, import-linter's layer contracts (pyproject.toml)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
+	$(UV) run --frozen lint-imports
 
 bench: ## benchmarks against the running stack (make up first; installs wrk); BENCH_QUICK=1: short run
 	infra/apt-install.sh wrk wrk

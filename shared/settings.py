@@ -1,4 +1,4 @@
-"""Configuration from environment variables, with the defaults of DESIGN.md §2.
+"""Configuration from environment variables (docs/architecture.md, Contracts; README, Configuration).
 
 Every service reads the same names so that one `.env` (or one compose file) configures the stack.
 """

@@ -17,6 +17,8 @@ from services.projector.consumer import Projector
 from services.projector.handover import PauseSwitch
 from services.projector.writer import ReadModelWriter
 from shared.adapters import mongo
+from shared.adapters.dead_letters import DeadLetterProducer
+from shared.adapters.event_source import KafkaEventSource
 from shared.adapters.http import service_app
 from shared.adapters.kafka_log import ensure_topics
 from shared.settings import ProjectorSettings
@@ -30,7 +32,13 @@ def create_app(settings: ProjectorSettings | None = None) -> FastAPI:
     app_name = f"catalog-projector/{settings.projector_instance_id}"
     client = mongo.connect(settings, app_name)
     db = mongo.database(client, settings)
-    projector = Projector(settings, ReadModelWriter(db), PauseSwitch(db[mongo.PROJECTION_CONTROL]))
+    projector = Projector(
+        KafkaEventSource(settings),
+        DeadLetterProducer(settings),
+        ReadModelWriter(db),
+        PauseSwitch(db[mongo.PROJECTION_CONTROL]),
+        settings.projector_max_batch,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

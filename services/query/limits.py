@@ -132,8 +132,8 @@ def cost_limit(maximum: int, variables: tuple[tuple[str, int], ...]) -> type[AST
 
     Only integers can be multipliers (`first`), so requests differing in other variables share
     one rule class; and since the class is the same object, QueryCache remembers that a
-    document passed it and skips the walk next time. Building a class and walking the document
-    per request was ~22 % of the query service's CPU (bench/RESULTS.md).
+    document passed it and skips the walk next time, which building a class and walking the
+    document per request would cost (bench/RESULTS.md).
     """
     values = dict(variables)
 

@@ -25,7 +25,7 @@ ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
 MAX_CORRELATION_ID = 128
 CORRELATION_HEADER = "X-Correlation-ID"
 # FastAPI's native OpenTelemetry support looks for configured providers on every request (three
-# os.environ lookups), which was ~9% of the command service's CPU under load (bench/RESULTS.md).
+# os.environ lookups), a cost on every request measured in bench/RESULTS.md.
 # The services export no traces, metrics or logs through OpenTelemetry (metrics are Prometheus);
 # whoever wires OpenTelemetry in turns these back on.
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
@@ -52,7 +52,7 @@ def service_app(
     ready: ReadyCheck,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the operational endpoints of DESIGN.md §2 already in place.
+    """A FastAPI app with the operational endpoints already in place (docs/architecture.md, Contracts).
 
     `ready` names each dependency with whether it is usable; /ready is 200 only if all are.
     """
@@ -173,8 +173,7 @@ class _CoalescingTransport(asyncio.Transport):
     """Sends what is written to it within one turn of the event loop as one write.
 
     uvicorn writes a response's head and its body separately, each a send() system call that
-    also wakes the client: at the query service's 2,000 req/s on two shared cores that was a
-    sixth of its CPU per request (bench/RESULTS.md) and kept the load generator busier still.
+    also wakes the client, a cost per request measured in bench/RESULTS.md.
     The body follows the head within the same turn, so holding writes until the turn ends
     makes them one, and changes nothing else: bytes go out in the order written, at most one
     turn later, and closing sends what was held first.

@@ -128,33 +128,6 @@ async def test_an_event_after_a_hole_is_refused_not_applied(
     assert doc is not None and (doc["name"], doc["version"]) == ("A", 1)
 
 
-async def test_statistics_written_before_the_running_sum_are_recomputed_once(
-    db: AsyncDatabase[dict[str, Any]],
-) -> None:
-    from shared.domain.commands import CreateProduct, parse
-
-    def create(price: str) -> Any:
-        return parse(
-            CreateProduct,
-            {
-                "sku": "S",
-                "name": "A",
-                "category": "old",
-                "price": {"amount": price, "currency": "EUR"},
-            },
-        )
-
-    log, states = write_side([create("10.00"), create("20.00"), create("30.00")])
-    writer = ReadModelWriter(db, "_legacy")
-    await writer.apply(log[:2])
-    # what the earlier projector left: statistics without a running sum
-    await db[CATEGORY_STATS + "_legacy"].update_many({}, {"$unset": {"priceSum": ""}})
-    await writer.apply(log[2:])
-    stats = [d async for d in db[CATEGORY_STATS + "_legacy"].find()]
-    assert actual_stats(stats) == rounded(expected_stats(list(states.values())))
-    assert stats[0]["priceSum"].to_decimal() == 60
-
-
 def create(n: int, amount: str, category: str = "cups") -> Any:
     return parse(
         CreateProduct,
