@@ -1,8 +1,9 @@
 """Waiting before trying again: delays that double after each failure, up to a cap.
 
-The one helper behind every "retry until it works" loop on the read side (the projector's
-batch writes, the query service's change stream): the first retry comes soon, so a blip costs
-little, and a long outage is probed every few seconds rather than hammered.
+The one helper behind every "retry until it works" loop (the projector's batch writes, the query
+service's change stream, a partition owner claiming its partition while Kafka is away): the
+first retry comes soon, so a blip costs little, and a long outage is probed every few seconds
+rather than hammered.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ from services.command.ports import (
 )
 from services.command.restore import Restored, restore
 from services.command.write_state import Answer, WriteState, decode, encode
+from shared.backoff import Backoff
 from shared.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,6 @@ RESTORE_SECONDS = Histogram(
     "Time to claim a partition and restore its state",
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
-RETRY_DELAYS = (0.2, 0.4, 0.8, 1.6, 3.2, 5.0)
 
 
 class Phase(Enum):
@@ -198,7 +198,7 @@ class PartitionWriter:
         """Claim the partition, then restore its state (or keep it, after a pause, if nobody
         touched the partition); retried while Kafka is away."""
         started = time.perf_counter()
-        attempt = 0
+        backoff = Backoff(first_s=0.2)
         while self.phase is Phase.CLAIMING:
             try:
                 await self._log.claim()
@@ -217,15 +217,13 @@ class PartitionWriter:
                         self.restored.folded,
                     )
             except LogUnavailable as exc:
-                delay = RETRY_DELAYS[min(attempt, len(RETRY_DELAYS) - 1)]
                 log.warning(
                     "partition %d: cannot claim and restore yet (%s); retrying in %.1fs",
                     self.partition,
                     exc,
-                    delay,
+                    backoff.delay,
                 )
-                attempt += 1
-                await asyncio.sleep(delay)
+                await backoff.wait()
                 continue
             self._keep_state = False
             if self.phase is Phase.CLAIMING:
