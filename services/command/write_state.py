@@ -1,7 +1,7 @@
 """A product's write-side state: what the decider needs, plus the answers to its recent commands.
 
-This is what the changelog topic (`<events topic>.state`) holds, one record per product, key =
-the product id, written in the same Kafka transaction as the product's events. An owner that
+This is what the changelog topic (`<events topic>.state`, format in shared/changelog.py) holds,
+one record per product, written in the same Kafka transaction as the product's events. An owner that
 takes a partition reads it back instead of folding the product's history, so both halves of a
 product's state must be in it:
 
@@ -17,17 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import ValidationError
 
+from shared.changelog import WriteStateValue
 from shared.domain.decider import Product, State, evolve
-from shared.domain.money import Money
 from shared.domain.versions import Verdict, verdict
 from shared.envelope import Envelope, Position
-
-# The value's schema name and version, carried as a record header: a record without it is not
-# ours. schema/asyncapi.yaml documents the topic (internal: outside consumers leave it alone).
-SCHEMA = "catalog.ProductWriteState.v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,39 +101,6 @@ def bounded(state: WriteState, horizon: int) -> WriteState:
 
 class CorruptState(ValueError):
     """A changelog value that is not a product's write-side state; the reason says why."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True
-    )
-
-
-class RememberedValue(_Model):
-    """A command that appended an event to the product, with the answer its retry gets."""
-
-    command_id: str = Field(description="The command's commandId (its events' ce_causationid).")
-    version: int = Field(ge=1, description="The product's version after the command's event.")
-    event_id: str = Field(description="The event's ce_id.")
-    offset: int = Field(ge=0, description="The event's offset in the event topic's partition.")
-
-
-class WriteStateValue(_Model):
-    """The value of a changelog record: one product's write-side state."""
-
-    id: str = Field(description="The product id; also the record key.")
-    version: int = Field(ge=1, description="How many events the product has.")
-    deleted: bool = Field(description="Whether the product was deleted.")
-    sku: str
-    name: str
-    description: str | None
-    price: Money
-    category: str | None
-    tags: tuple[str, ...]
-    brand: str | None
-    recent: tuple[RememberedValue, ...] = Field(
-        description="The product's last commands that appended events, oldest first."
-    )
 
 
 def encode(state: WriteState) -> bytes:

@@ -29,15 +29,13 @@ from services.command.ports import (
     StateWrite,
     UnexpectedOffset,
 )
-from services.command.write_state import SCHEMA
+from shared.changelog import SCHEMA, SCHEMA_HEADER, THROUGH_HEADER
 from shared.envelope import BadRecord, Envelope, from_record, to_record
 from shared.settings import CommandSettings
 
 log = logging.getLogger(__name__)
 
 APPEND_TIMEOUT_S = 4.0
-SCHEMA_HEADER = "catalog_schema"
-THROUGH_HEADER = "catalog_through"
 
 
 class KafkaPartitionLog:
