@@ -24,7 +24,18 @@ from typing import Any
 import uvloop
 from pymongo import MongoClient
 
-from bench import kafka_admin, lag, machine, plots, queries, report, stack, write_path, wrk
+from bench import (
+    kafka_admin,
+    lag,
+    machine,
+    plots,
+    queries,
+    report,
+    stack,
+    write_path,
+    write_side,
+    wrk,
+)
 from bench import profile as profiler
 from bench.config import RESULTS_DIR, ROOT, Config, load
 from bench.targets import check
@@ -257,6 +268,12 @@ def main() -> None:
             _phase("query", results, timings, query)
             if config.profile:
                 _phase("profile", results, timings, lambda: profile(config, catalog_ids, results))
+
+            def write_side_startup() -> None:
+                stack.stop_services(config)  # the phase starts its own command instances
+                results["write_side_startup"] = write_side.run(config, log)
+
+            _phase("write_side_startup", results, timings, write_side_startup)
         finally:
             results["rss_mb"] = rss.stop()
             baseline.stop()

@@ -1,4 +1,4 @@
-"""The targets of issue 6, checked against a run's results."""
+"""The bench's targets, checked against a run's results."""
 
 from __future__ import annotations
 
@@ -49,6 +49,28 @@ TARGETS = (
     Target(
         "product(id) p99 at concurrency 32", ("query", "product_by_id", "p99_ms"), "<=", 25, "ms"
     ),
+    Target(
+        "command instance ready after start (100,000 products)",
+        ("write_side_startup", "ready_s"),
+        "<=",
+        3,
+        "s",
+    ),
+    Target(
+        "ready time, long log / short log",
+        ("write_side_startup", "long_over_short"),
+        "<=",
+        1.2,
+        "x",
+    ),
+    Target(
+        "command instance memory per product",
+        ("write_side_startup", "rss_kb_per_product"),
+        "<=",
+        1,
+        "KB",
+    ),
+    Target("partition takeover after SIGKILL", ("write_side_startup", "takeover_s"), "<=", 10, "s"),
 )
 
 
