@@ -239,6 +239,7 @@ def run(config: Config, log: Any = print) -> dict[str, Any]:
     products = 10_000 if config.quick else 100_000
     prefix = f"{TOPIC_PREFIX}{config.run_id}.write-side"
     ids = config.run_dir / "write-side-ids.txt"
+    ids.parent.mkdir(parents=True, exist_ok=True)
     logs: dict[str, Any] = {}
     for label, updates in (("short", 1), ("long", 9)):
         topic = f"{prefix}-{label}"

@@ -167,3 +167,31 @@ async def test_a_topic_written_before_the_changelog_is_migrated_once(
         second, again = await restored_states(settings, partition)
         assert second.folded == 0 and again == states  # from the changelog now
         assert second.changelog_records == len(states)  # one record per product
+
+
+async def test_a_foreign_record_in_the_changelog_is_reported_and_the_partition_rebuilt(
+    topic: CommandSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    pid = IDS[2]
+    partition = partition_for(pid, topic.events_partitions)
+    writer = await writer_for(topic, partition)
+    try:
+        await writer.submit(create(pid, "c1"), 10)
+        await writer.submit(rename(pid, "Cup", "r1"), 10)
+    finally:
+        await writer.close(5)
+    _, before = await restored_states(topic, partition)
+    intruder = AIOKafkaProducer(bootstrap_servers=topic.kafka_bootstrap_servers)
+    await intruder.start()
+    try:  # someone writes to the internal topic: a value that is no state, and no header
+        await intruder.send_and_wait(
+            topic.changelog_topic, b'{"id": "x"}', key=pid.encode(), partition=partition
+        )
+    finally:
+        await intruder.stop()
+    result, states = await restored_states(topic, partition)
+    assert result.repaired is not None and "not product states" in result.repaired
+    assert "cannot be trusted" in caplog.text
+    assert states == before  # rebuilt from the events, not taken from the bad record
+    again, _ = await restored_states(topic, partition)
+    assert again.repaired is None and again.folded == 0  # the rebuilt states were written back
