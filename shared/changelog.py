@@ -17,7 +17,7 @@ has no state, a tombstone), headers:
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from shared.domain.money import Money
@@ -33,15 +33,6 @@ class _Model(BaseModel):
     )
 
 
-class RememberedValue(_Model):
-    """A command that appended an event to the product, with what its retry is answered."""
-
-    command_id: str = Field(description="The command's commandId (its event's ce_causationid).")
-    version: int = Field(ge=1, description="The product's version after the command's event.")
-    event_id: str = Field(description="The event's ce_id.")
-    offset: int = Field(ge=0, description="The event's offset in its event-topic partition.")
-
-
 class WriteStateValue(_Model):
     """One product's write-side state: what the command service decides commands against."""
 
@@ -55,7 +46,20 @@ class WriteStateValue(_Model):
     category: str | None
     tags: tuple[str, ...]
     brand: str | None
-    recent: tuple[RememberedValue, ...] = Field(
-        description="The product's last commands that appended an event, oldest first; a retry "
-        "with one of these commandIds is answered with its first answer."
+    recent_commands: tuple[str, ...] = Field(
+        description="Fingerprints of the commandIds of the product's last events, oldest first "
+        "('' for an event without one): the last event's is its `version`, the one before it "
+        "`version - 1`, and so on. A retry with one of these commandIds is answered with its "
+        "first answer. A fingerprint is the base64url of the commandId's 96-bit BLAKE2b hash."
     )
+    recent_offsets: tuple[int, ...] = Field(
+        description="The offsets of those events in the product's event-topic partition."
+    )
+
+    @model_validator(mode="after")
+    def _aligned(self) -> WriteStateValue:
+        if len(self.recent_commands) != len(self.recent_offsets):
+            raise ValueError("recentCommands and recentOffsets differ in length")
+        if len(self.recent_commands) > self.version:
+            raise ValueError("more recent commands than events")
+        return self

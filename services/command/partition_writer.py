@@ -34,7 +34,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from prometheus_client import Histogram
@@ -48,8 +48,9 @@ from services.command.ports import (
     UnexpectedOffset,
 )
 from services.command.restore import Restored, restore
-from services.command.write_state import Answer, WriteState, decode, encode
+from services.command.write_state import Answer, Remembered, WriteState, decode, encode
 from shared.backoff import Backoff
+from shared.envelope import BadRecord, Envelope
 from shared.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -252,11 +253,47 @@ class PartitionWriter:
             self._next_offset,
             self._horizon,
         )
-        outcomes = await self._append(decided, batch) if decided.envelopes else decided.outcomes
-        for pending, outcome in zip(batch, outcomes or (), strict=False):
+        outcomes: list[Outcome | Exception] | None = list(decided.outcomes)
+        if decided.envelopes:
+            outcomes = await self._append(decided, batch)
+        if outcomes is not None:
+            await self._answer(batch, outcomes)
+
+    async def _answer(self, batch: list[_Pending], outcomes: list[Outcome | Exception]) -> None:
+        """Settle each command; a retry's first event is read back for its id (and to confirm
+        the event is the command's: if not, the command goes back in the queue, to be decided)."""
+        remembered = [o.position.offset for o in outcomes if isinstance(o, Remembered)]
+        found: dict[int, Envelope | BadRecord] = {}
+        if remembered:
+            try:
+                found = await self._log.events_at(remembered)
+            except LogUnavailable as exc:
+                log.warning("partition %d: cannot read retried events: %s", self.partition, exc)
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Remembered):
+                event = found.get(outcome.position.offset)
+                if not found:
+                    outcome = ServiceUnavailable(
+                        "this is a retry of a command that was written, and its answer cannot "
+                        "be read right now. Retry with the same commandId",
+                        commandId=outcome.command_id,
+                    )
+                elif _is_event_of(event, outcome):
+                    assert isinstance(event, Envelope)
+                    outcome = Answer(
+                        outcome.product_id, outcome.version, event.event_id, outcome.position
+                    )
+                else:  # another command's event with the same fingerprint: decide this one
+                    pending.request = replace(pending.request, replayable=False)
+                    pending.taken = False
+                    self._pending.appendleft(pending)
+                    self._wakeup.set()
+                    continue
             _settle(pending, outcome)
 
-    async def _append(self, decided: Plan, batch: list[_Pending]) -> list[Outcome] | None:
+    async def _append(
+        self, decided: Plan, batch: list[_Pending]
+    ) -> list[Outcome | Exception] | None:
         """Append the plan; the outcomes to answer, or None when the batch was answered here."""
         BATCH_SIZE.observe(len(batch))
         started = time.perf_counter()
@@ -294,12 +331,12 @@ class PartitionWriter:
                     exc,
                 )
                 await self._reclaim()
-                self._answer_from_log(decided, batch)
+                await self._answer(batch, self._outcomes_from_log(decided, batch))
             return None
         APPEND_SECONDS.observe(time.perf_counter() - started)
         self._states.update((pid.decode(), value) for pid, value in writes)
         self._next_offset = decided.through + 2  # the commit marker takes one offset
-        return decided.outcomes
+        return list(decided.outcomes)
 
     async def _reclaim(self) -> None:
         """Claim the partition again and restore it (not while a rebalance is under way: the
@@ -308,33 +345,33 @@ class PartitionWriter:
             self.phase = Phase.CLAIMING
             await self._claim()
 
-    def _answer_from_log(self, decided: Plan, batch: list[_Pending]) -> None:
+    def _outcomes_from_log(self, decided: Plan, batch: list[_Pending]) -> list[Outcome | Exception]:
         """After an append of unknown outcome and a fresh restore: what landed is in the state."""
+        outcomes: list[Outcome | Exception] = []
         for pending, outcome in zip(batch, decided.outcomes, strict=True):
             if not isinstance(outcome, Answer) or outcome.event_id is None:
-                _settle(pending, outcome)  # decided without appending: still true
+                outcomes.append(outcome)  # decided without appending: still true
                 continue
             command = pending.request.command
             state = self._state_of(command.id) if self.phase is Phase.READY else None
-            answer = state.answer_for(command.command_id, self.partition) if state else None
-            if answer is not None:
-                _settle(pending, answer)
+            first = state.remembered(command.command_id, self.partition) if state else None
+            if first is not None:
+                outcomes.append(first)
             elif self.phase is Phase.READY:
-                _settle(
-                    pending,
+                outcomes.append(
                     ServiceUnavailable(
                         "the event log did not take the write; nothing was written. Retry"
-                    ),
+                    )
                 )
             else:
-                _settle(
-                    pending,
+                outcomes.append(
                     ServiceUnavailable(
                         "the append's outcome is unknown. Retry with the same commandId to "
                         "learn it",
                         commandId=command.command_id,
-                    ),
+                    )
                 )
+        return outcomes
 
     def _release(self, reason: OwnerMoved) -> None:
         while self._pending:
@@ -344,10 +381,21 @@ class PartitionWriter:
                 _settle(pending, reason)
 
 
+def _is_event_of(event: Envelope | BadRecord | None, remembered: Remembered) -> bool:
+    return (
+        isinstance(event, Envelope)
+        and event.causation_id == remembered.command_id
+        and event.product_id == remembered.product_id
+        and event.sequence == remembered.version
+    )
+
+
 def _settle(pending: _Pending, outcome: Outcome | Exception) -> None:
     if pending.future.done():
         return
     if isinstance(outcome, Answer):
         pending.future.set_result(outcome)
-    else:
+    elif isinstance(outcome, Exception):
         pending.future.set_exception(outcome)
+    else:  # a Remembered outcome is resolved into an Answer before it is settled
+        raise TypeError(f"unresolved outcome {outcome!r}")

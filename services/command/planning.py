@@ -4,8 +4,10 @@ A partition's writer (partition_writer.py) takes the commands queued for its par
 batch and appends the batch's events in one Kafka transaction. Which events, and what each
 command is answered, is decided here without I/O, so the rules are tested given/when/then:
 
-- a command whose commandId the product remembers is a retry: it gets the first answer and
-  appends nothing;
+- a command whose commandId the product remembers is a retry: it appends nothing and is
+  answered with the first answer (the plan says where the first event is: `Remembered`; the
+  writer reads its id back from the log), or with the very answer of an earlier command of the
+  same batch;
 - every other command is decided (shared/domain/decider.py) against the state left by the
   commands before it in the batch, so several commands of one product in one batch behave as if
   sent one after the other (a retry later in the same batch included);
@@ -23,25 +25,30 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from services.command.write_state import Answer, WriteState, after
+from services.command.write_state import Answer, Remembered, WriteState, after
 from shared.domain.commands import AnyCommand
 from shared.domain.decider import decide
 from shared.domain.errors import DomainError
 from shared.domain.events import ProductEvent
 from shared.envelope import Envelope, Position, new_envelope
 
-Outcome = Answer | DomainError
+Outcome = Answer | Remembered | DomainError
 # (event, sequence, causation id, correlation id, actor) -> the envelope to append
 Stamp = Callable[[ProductEvent, int, str, str, str], Envelope]
 
 
 @dataclass(frozen=True, slots=True)
 class IssuedCommand:
-    """A command and who issued it: the authenticated subject and the request's correlation id."""
+    """A command and who issued it: the authenticated subject and the request's correlation id.
+
+    `replayable` false: decide it even if the product seems to remember its commandId (the
+    writer found that the remembered event belongs to another command: a fingerprint collision).
+    """
 
     command: AnyCommand
     correlation_id: str
     actor: str
+    replayable: bool = True
 
 
 @dataclass(frozen=True)
@@ -69,10 +76,18 @@ def plan(
     changed: dict[str, WriteState] = {}
     envelopes: list[Envelope] = []
     outcomes: list[Outcome] = []
+    appended: dict[tuple[str, str], Answer] = {}  # (product, commandId) -> answer, this batch
     for request in requests:
         command = request.command
+        if (earlier := appended.get((command.id, command.command_id))) is not None:
+            outcomes.append(earlier)
+            continue
         state = changed[command.id] if command.id in changed else state_of(command.id)
-        if state is not None and (first := state.answer_for(command.command_id, partition)):
+        if (
+            request.replayable
+            and state is not None
+            and (first := state.remembered(command.command_id, partition))
+        ):
             outcomes.append(first)
             continue
         try:
@@ -94,7 +109,7 @@ def plan(
             state = after(state, envelope, offset, horizon)
         assert state is not None
         changed[command.id] = state
-        outcomes.append(
-            Answer(command.id, state.version, envelope.event_id, Position(partition, offset))
-        )
+        answer = Answer(command.id, state.version, envelope.event_id, Position(partition, offset))
+        appended[(command.id, command.command_id)] = answer
+        outcomes.append(answer)
     return Plan(outcomes, envelopes, changed, first_offset)

@@ -81,6 +81,10 @@ class PartitionLog(Protocol):
         """The offset the event partition's next record will get."""
         ...
 
+    async def events_at(self, offsets: Sequence[int]) -> dict[int, Envelope | BadRecord]:
+        """The committed events at these offsets of the event partition (the ones found)."""
+        ...
+
     async def append(
         self, envelopes: Sequence[Envelope], states: Sequence[StateWrite], first_offset: int
     ) -> None:

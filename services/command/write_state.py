@@ -1,20 +1,25 @@
-"""A product's write-side state: what the decider needs, plus the answers to its recent commands.
+"""A product's write-side state: what the decider needs, plus its recent commands.
 
 This is what the changelog topic (`<events topic>.state`, format in shared/changelog.py) holds,
-one record per product, written in the same Kafka transaction as the product's events. An owner that
-takes a partition reads it back instead of folding the product's history, so both halves of a
-product's state must be in it:
+one record per product, written in the same Kafka transaction as the product's events. An owner
+that takes a partition reads it back instead of folding the product's history, so both halves
+of a product's state must be in it:
 
 - `product`: the decider's state (`shared.domain.decider.Product`, deleted ones included, so a
   create of a deleted id is still refused);
-- `recent`: the product's last K handled commands with their answers (commandId, version,
-  eventId, offset). A retry with the same commandId is answered from here, so idempotency
-  memory is bounded by K per product instead of growing with every command ever handled.
+- the product's last K events' commands: a fingerprint of each commandId and the event's offset
+  (the events' versions follow from the product's, since every event adds one). A retry with
+  one of those commandIds is answered with its first answer: version and position from here,
+  the event id read back from the event itself at that offset. Idempotency memory is thus a few
+  dozen bytes per remembered command, bounded by K per product, instead of growing with every
+  command ever handled.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import base64
+import hashlib
+from dataclasses import dataclass
 
 import orjson
 from pydantic import ValidationError
@@ -27,7 +32,7 @@ from shared.envelope import Envelope, Position
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """What a mutation returns; remembered per product so a retry gets the same answer."""
+    """What a mutation returns; a retry of a command that appended an event gets the same."""
 
     id: str
     version: int
@@ -37,28 +42,44 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Remembered:
-    """One command that appended an event to the product: enough to answer its retry."""
+    """Where a product's state remembers a command's event: its version and offset."""
 
+    product_id: str
     command_id: str
     version: int
-    event_id: str
-    offset: int
+    position: Position
+
+
+def fingerprint(command_id: str) -> str:
+    """A commandId in 16 characters (96 bits of BLAKE2b): what the state remembers of it.
+
+    A match is confirmed against the event itself before a retry is answered, so two commandIds
+    sharing a fingerprint could never be confused, only cost a read.
+    """
+    digest = hashlib.blake2b(command_id.encode(), digest_size=12).digest()
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 @dataclass(frozen=True, slots=True)
 class WriteState:
     product: Product
-    recent: tuple[Remembered, ...] = ()
+    commands: tuple[str, ...] = ()  # fingerprints of the last events' commandIds, oldest first
+    offsets: tuple[int, ...] = ()  # those events' offsets
 
     @property
     def version(self) -> int:
         return self.product.version
 
-    def answer_for(self, command_id: str, partition: int) -> Answer | None:
-        for handled in self.recent:
-            if handled.command_id == command_id:
-                position = Position(partition, handled.offset)
-                return Answer(self.product.id, handled.version, handled.event_id, position)
+    def remembered(self, command_id: str, partition: int) -> Remembered | None:
+        """Where the event of a command the product remembers is, if it remembers it."""
+        if not self.commands:
+            return None
+        mark = fingerprint(command_id)
+        first_version = self.product.version - len(self.commands) + 1
+        for i in range(len(self.commands) - 1, -1, -1):
+            if self.commands[i] == mark:
+                position = Position(partition, self.offsets[i])
+                return Remembered(self.product.id, command_id, first_version + i, position)
         return None
 
 
@@ -72,7 +93,8 @@ def after(
     """The state after one logged event, under the version rule (shared/domain/versions.py).
 
     A redelivered event (at or below the version) changes nothing; one beyond the next version
-    raises Gap. The event's command is remembered, keeping the last `horizon` of them.
+    raises Gap. The event's command is remembered, keeping the last `horizon` of them (an event
+    without a commandId takes its place with an empty fingerprint, which nothing matches).
     """
     current: State = state.product if state else None
     ruling = verdict(current.version if current else 0, envelope.sequence)
@@ -85,18 +107,12 @@ def after(
         )
     product = evolve(current, envelope.event)
     assert product is not None  # evolve returns a product for every event
-    recent = state.recent if state else ()
-    if envelope.causation_id:
-        handled = Remembered(envelope.causation_id, envelope.sequence, envelope.event_id, offset)
-        recent = (*recent, handled)[-horizon:] if horizon > 0 else ()
-    return WriteState(product, recent)
-
-
-def bounded(state: WriteState, horizon: int) -> WriteState:
-    """The state keeping only its last `horizon` commands (after K was lowered, say)."""
-    if len(state.recent) <= horizon:
-        return state
-    return replace(state, recent=state.recent[len(state.recent) - horizon :] if horizon else ())
+    if horizon <= 0:
+        return WriteState(product)
+    mark = fingerprint(envelope.causation_id) if envelope.causation_id else ""
+    commands = (*(state.commands if state else ()), mark)[-horizon:]
+    offsets = (*(state.offsets if state else ()), offset)[-horizon:]
+    return WriteState(product, commands, offsets)
 
 
 class CorruptState(ValueError):
@@ -120,15 +136,8 @@ def encode(state: WriteState) -> bytes:
             "category": product.category,
             "tags": product.tags,
             "brand": product.brand,
-            "recent": [
-                {
-                    "commandId": r.command_id,
-                    "version": r.version,
-                    "eventId": r.event_id,
-                    "offset": r.offset,
-                }
-                for r in state.recent
-            ],
+            "recentCommands": state.commands,
+            "recentOffsets": state.offsets,
         }
     )
 
@@ -155,5 +164,4 @@ def decode(product_id: str, value: bytes) -> WriteState:
         version=parsed.version,
         deleted=parsed.deleted,
     )
-    recent = tuple(Remembered(r.command_id, r.version, r.event_id, r.offset) for r in parsed.recent)
-    return WriteState(product, recent)
+    return WriteState(product, parsed.recent_commands, parsed.recent_offsets)

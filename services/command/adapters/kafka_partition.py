@@ -94,6 +94,20 @@ class KafkaPartitionLog:
             except BadRecord as exc:
                 yield exc, record.offset
 
+    async def events_at(self, offsets: Sequence[int]) -> dict[int, Envelope | BadRecord]:
+        reader = await self._reader_for()
+        found: dict[int, Envelope | BadRecord] = {}
+        for offset in sorted(set(offsets)):
+            if offset in found:
+                continue
+            reader.seek(self._events, offset)
+            async for record in self._read(reader, self._events, offset + 1):
+                try:
+                    found[record.offset] = from_record(record.key, record.value, record.headers)
+                except BadRecord as exc:
+                    found[record.offset] = exc
+        return found
+
     async def end_offset(self) -> int:
         end = (await self._current_ends())[self._events]
         self._ends[self._events] = end
@@ -212,8 +226,8 @@ class KafkaPartitionLog:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 client_id=f"{self._transactional_id}-reader",
-                max_partition_fetch_bytes=8 * 1024 * 1024,
-                fetch_max_bytes=64 * 1024 * 1024,
+                # A restore reads one partition of each topic; Kafka's default 1 MiB per fetch
+                # keeps the transient memory of a restore small next to the states it keeps.
             )
             try:
                 await reader.start()
@@ -228,7 +242,7 @@ class KafkaPartitionLog:
         """The committed records of `tp` from the reader's position up to `end`."""
         try:
             while await reader.position(tp) < end:
-                batches = await reader.getmany(tp, timeout_ms=500, max_records=10_000)
+                batches = await reader.getmany(tp, timeout_ms=500, max_records=2_000)
                 for record in batches.get(tp, ()):
                     if record.offset >= end:
                         return

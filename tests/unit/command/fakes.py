@@ -53,6 +53,7 @@ class FakePartitionLog:
         self._ends: tuple[int, int] | None = None
         self.fail_next: str | None = None  # "before_commit", "commit_lost", "commit_landed"
         self.appends = 0
+        self.reads = 0
         self.closed = False
 
     @property
@@ -77,6 +78,14 @@ class FakePartitionLog:
             item = self._p.events[offset]
             if item is not MARKER:
                 yield item, offset  # type: ignore[misc]
+
+    async def events_at(self, offsets: Sequence[int]) -> dict[int, Envelope | BadRecord]:
+        self.reads += 1
+        return {
+            o: self._p.events[o]  # type: ignore[misc]
+            for o in offsets
+            if o < len(self._p.events) and self._p.events[o] is not MARKER
+        }
 
     async def end_offset(self) -> int:
         self._ends = len(self._p.events), len(self._p.changelog)

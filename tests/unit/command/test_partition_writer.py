@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from services.command import write_state
 from services.command.graphql import update_command
 from services.command.partition_writer import PartitionWriter, Phase
 from services.command.planning import IssuedCommand
@@ -194,3 +195,24 @@ async def test_closing_hands_queued_commands_on_to_the_next_owner() -> None:
     with pytest.raises(OwnerMoved):
         await queued
     assert logged(partition) == []
+
+
+async def test_a_retry_gets_the_first_answer_with_the_event_id_read_back_from_the_log() -> None:
+    partition = FakePartition()
+    writer, log = await started(partition)
+    first = await writer.submit(create(IDS[0], "c1"), 1)
+    await writer.submit(rename(IDS[0], "Cup", "r1"), 1)
+    assert await writer.submit(create(IDS[0], "c1"), 1) == first
+    assert log.reads == 1 and len(logged(partition)) == 2
+
+
+async def test_two_command_ids_with_one_fingerprint_are_never_confused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(write_state, "fingerprint", lambda _: "same")
+    partition = FakePartition()
+    writer, _ = await started(partition)
+    await writer.submit(create(IDS[0], "c1"), 1)
+    # "r1" looks remembered (same fingerprint as "c1"), but the event there is c1's: decided.
+    renamed = await writer.submit(rename(IDS[0], "Cup", "r1"), 1)
+    assert renamed.version == 2 and logged(partition)[-1].causation_id == "r1"

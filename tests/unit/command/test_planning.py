@@ -12,7 +12,7 @@ import pytest
 
 from services.command.graphql import update_command
 from services.command.planning import IssuedCommand, Outcome, Plan, plan
-from services.command.write_state import Answer, WriteState, after
+from services.command.write_state import Answer, Remembered, WriteState, after, fingerprint
 from shared.domain.commands import CreateProduct, DeleteProduct, parse
 from shared.domain.errors import AlreadyExists, ConcurrencyConflict, DomainError, ProductDeleted
 from shared.domain.events import ProductCreated, ProductEvent, ProductUpdated
@@ -134,15 +134,21 @@ def test_commands_of_one_product_in_one_batch_are_decided_one_after_the_other() 
     assert scenario.result.states[A].product.deleted  # type: ignore[union-attr]
 
 
-def test_a_retry_is_answered_with_the_first_answer_and_appends_nothing() -> None:
-    first = given().when(create(commandId="c1")).result
-    assert first is not None
+def test_a_retry_appends_nothing_and_is_answered_from_where_the_first_event_is() -> None:
+    first = Remembered(A, "c1", 1, Position(PARTITION, 100))
     (
         given(create(commandId="c1"))
         .when(create(commandId="c1", name="Different"), update(name="Cup", commandId="c1"))
         .then_events()
-        .then_outcomes(first.outcomes[0], first.outcomes[0])
+        .then_outcomes(first, first)
     )
+
+
+def test_a_retry_found_to_be_another_commands_event_is_decided() -> None:
+    scenario = given(create(commandId="c1"))
+    again = IssuedCommand(update(name="Cup", commandId="c1"), "corr", "tester", replayable=False)
+    result = plan([again], scenario.states.get, PARTITION, scenario.next_offset, HORIZON, stamp())
+    assert [type(e.event) for e in result.envelopes] == [ProductUpdated]
 
 
 def test_a_retry_later_in_the_same_batch_gets_the_answer_of_the_first() -> None:
@@ -170,8 +176,9 @@ def test_refusals_and_updates_that_change_nothing_append_nothing() -> None:
 def test_only_the_last_k_commands_are_remembered() -> None:
     commands = [update(name=f"n{i}", commandId=f"u{i}") for i in range(HORIZON + 2)]
     scenario = given(create(commandId="c1"), *commands)
-    remembered = [r.command_id for r in scenario.states[A].recent]
-    assert remembered == [f"u{i}" for i in range(2, HORIZON + 2)]
+    assert scenario.states[A].commands == tuple(fingerprint(f"u{i}") for i in range(2, HORIZON + 2))
+    last = scenario.states[A].remembered(f"u{HORIZON + 1}", PARTITION)
+    assert last is not None and last.version == HORIZON + 3  # the create was 1
     # Beyond the horizon a retry is decided again: here it changes the name back, a new event.
     scenario.when(update(name="n0", commandId="u0")).then_events((ProductUpdated, HORIZON + 4))
 
@@ -181,7 +188,7 @@ def test_a_horizon_of_zero_remembers_nothing(horizon: int) -> None:
     state = None
     first = plan([issued(create(commandId="c1"))], lambda _: None, 0, 0, horizon, stamp())
     state = first.states[A]
-    assert len(state.recent) == horizon
+    assert len(state.commands) == len(state.offsets) == horizon
     again = plan([issued(create(commandId="c1"))], {A: state}.get, 0, 2, horizon, stamp())
     assert isinstance(again.outcomes[0], AlreadyExists) == (horizon == 0)
 

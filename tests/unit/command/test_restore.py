@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from services.command.planning import IssuedCommand, plan
 from services.command.ports import StateRecord
 from services.command.restore import Restored, restore
-from services.command.write_state import Remembered, WriteState, decode, encode
+from services.command.write_state import WriteState, decode, encode, fingerprint
 from shared.domain.commands import CreateProduct, parse
 from shared.domain.decider import State, evolve
 from shared.envelope import BadRecord, Envelope
@@ -63,10 +63,9 @@ def reference(partition: FakePartition) -> dict[str, WriteState]:
         for envelope, _ in events:
             state = evolve(state, envelope.event)
         assert state is not None
-        recent = tuple(
-            Remembered(e.causation_id, e.sequence, e.event_id, offset) for e, offset in events
-        )[-HORIZON:]
-        result[pid] = WriteState(state, recent)
+        last = events[-HORIZON:]
+        commands = tuple(fingerprint(e.causation_id) if e.causation_id else "" for e, _ in last)
+        result[pid] = WriteState(state, commands, tuple(offset for _, offset in last))
     return result
 
 
