@@ -53,7 +53,8 @@ endpoints() {
     "logs" "$logs"
 }
 
-"$NATIVE/uv.sh" sync --frozen --quiet
+"$NATIVE/uv.sh" sync --frozen --quiet --compile-bytecode
+"$ROOT/.venv/bin/python" -m compileall -q -j 0 "$ROOT/shared" "$ROOT/services" >/dev/null
 dev_credentials
 
 "$NATIVE/kafka.sh" start
