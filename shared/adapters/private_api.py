@@ -15,9 +15,11 @@ from typing import Any
 import aiokafka
 from aiokafka.errors import KafkaError
 from aiokafka.producer import sender as aiokafka_sender
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 # The versions these functions were written against; the test fails if uv.lock moves.
 AIOKAFKA_VERSION = "0.14.0"
+UVICORN_VERSION = "0.54.0"
 
 # Right after a commit the broker is still writing that transaction's markers, and the next
 # transaction's first AddPartitionsToTxn is refused with CONCURRENT_TRANSACTIONS until it is
@@ -65,3 +67,86 @@ def request_rejoin(consumer: Any) -> None:
 
 def installed_aiokafka() -> str:
     return str(aiokafka.__version__)
+
+
+def coalescing_http_protocol() -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol writing each response in one send (below): pass it as
+    uvicorn's `http=`. Subclassing it reaches into its connection handling, hence here."""
+    return CoalescingHttpToolsProtocol
+
+
+class CoalescingTransport(asyncio.Transport):
+    """Sends what is written to it within one turn of the event loop as one write.
+
+    uvicorn writes a response's head and its body separately, each a send() system call that
+    also wakes the client, a cost per request measured in bench/RESULTS.md.
+    The body follows the head within the same turn, so holding writes until the turn ends
+    makes them one, and changes nothing else: bytes go out in the order written, at most one
+    turn later, and closing sends what was held first.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._held:
+            self._loop.call_soon(self.flush)
+        self._held.append(bytes(data))
+
+    def flush(self) -> None:
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def abort(self) -> None:
+        self._held.clear()
+        self._transport.abort()
+
+
+class CoalescingHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, writing through a CoalescingTransport.
+
+    A connection upgraded to a WebSocket gets the socket's own transport: its frames are not
+    request/response pairs, and its protocol takes the transport over for good.
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._socket_transport = transport
+        self.transport = CoalescingTransport(transport, self.loop)
+
+    def handle_websocket_upgrade(self) -> None:
+        if isinstance(self.transport, CoalescingTransport):
+            self.transport.flush()  # anything written before the upgrade goes first
+        self.transport = self._socket_transport
+        super().handle_websocket_upgrade()

@@ -25,7 +25,10 @@ class AlreadyExists(DomainError):
     code = "ALREADY_EXISTS"
 
 
-class ProductDeleted(DomainError):
+class ProductIsDeleted(DomainError):
+    """The command needs a live product, and this one was deleted (not the event: that is
+    `shared.domain.events.ProductDeleted`)."""
+
     code = "PRODUCT_DELETED"
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from shared.adapters import private_api
 from tests.fuzz.strategies import EVENT_ID_KEY
 from tests.support.kafka import Record, by_product, read_all
 
@@ -136,8 +137,7 @@ class Ledger:
         try:
             # As tests.support.kafka.read_all: an unsubscribed consumer's cached metadata may not
             # know the topic yet, so ask the cluster.
-            cluster = await self._consumer._client.fetch_all_metadata()
-            partitions = cluster.partitions_for_topic(self._topic)
+            partitions = await private_api.topic_partitions(self._consumer, self._topic)
             assert partitions, f"topic {self._topic} does not exist"
         except BaseException:
             await self._consumer.stop()

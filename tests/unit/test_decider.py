@@ -25,7 +25,7 @@ from shared.domain.errors import (
     DomainError,
     InvalidInput,
     NotFound,
-    ProductDeleted,
+    ProductIsDeleted,
 )
 from shared.domain.events import (
     ProductCreated,
@@ -146,7 +146,7 @@ def test_update_or_delete_unknown_is_not_found(command: Any) -> None:
 
 @pytest.mark.parametrize("command", [update(name="x"), delete()])
 def test_update_or_delete_deleted_is_product_deleted(command: Any) -> None:
-    given(CREATED, Deleted(id=ID)).when(command).then_error(ProductDeleted)
+    given(CREATED, Deleted(id=ID)).when(command).then_error(ProductIsDeleted)
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ from services.command.ports import (
     StateWrite,
     UnexpectedOffset,
 )
+from shared.adapters import private_api
 from shared.changelog import SCHEMA, SCHEMA_HEADER, THROUGH_HEADER
 from shared.envelope import BadRecord, Envelope, from_record, to_record
 from shared.settings import CommandSettings
@@ -71,7 +72,7 @@ class KafkaPartitionLog:
             await producer.start()
             # aiokafka obtains the producer id lazily; wait for it so that the fencing happens
             # here, before the state is read, and not on the first append.
-            await asyncio.wait_for(producer._txn_manager.wait_for_pid(), 30)
+            await private_api.wait_for_producer_id(producer, 30)
         except (KafkaError, TimeoutError) as exc:
             await _quietly(producer.stop())
             raise LogUnavailable(f"cannot claim partition {self._partition}: {exc!r}") from exc

@@ -14,7 +14,7 @@ from services.command.graphql import update_command
 from services.command.planning import IssuedCommand, Outcome, Plan, plan
 from services.command.write_state import Answer, Remembered, WriteState, after, fingerprint
 from shared.domain.commands import CreateProduct, DeleteProduct, parse
-from shared.domain.errors import AlreadyExists, ConcurrencyConflict, DomainError, ProductDeleted
+from shared.domain.errors import AlreadyExists, ConcurrencyConflict, DomainError, ProductIsDeleted
 from shared.domain.events import ProductCreated, ProductEvent, ProductUpdated
 from shared.domain.events import ProductDeleted as Deleted
 from shared.envelope import Envelope, Position
@@ -169,7 +169,7 @@ def test_the_same_command_id_on_another_product_is_another_command() -> None:
 
 def test_refusals_and_updates_that_change_nothing_append_nothing() -> None:
     given(create()).when(create()).then_error(AlreadyExists)
-    given(create(), delete()).when(update(name="Cup")).then_error(ProductDeleted)
+    given(create(), delete()).when(update(name="Cup")).then_error(ProductIsDeleted)
     given(create()).when(update(name="Mug")).then_events().then_outcomes(Answer(A, 1))
 
 
