@@ -196,6 +196,35 @@ def markdown(results: dict[str, Any]) -> str:
                 if name in q
             ],
         )
+    if "write_side_startup" in results:
+        w = results["write_side_startup"]
+        out += [
+            f"## Write side: start-up, takeover, instances ({w['products']:,} products)",
+            "",
+        ]
+        out += _table(
+            ["log", "events", "first start (migration), s", "ready after start, s", "RSS, MB"],
+            [
+                [name, f"{w[name]['events']:,}", w[name]["migrate_s"], w[name]["ready_s"],
+                 w[name]["rss_mb"]]
+                for name in ("short", "long")
+            ]
+            + [["none (empty topic)", "0", "", w["empty_process"]["ready_s"],
+                w["empty_process"]["rss_mb"]]],
+        )  # fmt: skip
+        out += [
+            f"Long over short: {_f(w['long_over_short'], 2)}; memory above the empty process: "
+            f"{_f(w['rss_kb_per_product'], 2)} KB per product; takeover after a SIGKILL: "
+            f"{_f(w['takeover_s'])} s.",
+            "",
+        ]
+        out += _table(
+            ["instances (concurrency 32 in all)", "rps", "p99 ms", "CPU ms per mutation"],
+            [
+                [t["instances"], _f(t["rps"]), _f(t["p99_ms"]), _f(t["cpu_ms_per_mutation"], 3)]
+                for t in w["throughput"].values()
+            ],
+        )
     if "rss_mb" in results:
         out += ["## Peak memory (RSS, MB)", ""]
         names = list(results["rss_mb"])
