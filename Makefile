@@ -60,6 +60,7 @@ lint: ## ruff check, ruff format --check, mypy, import-linter's layer contracts 
 
 bench: ## benchmarks against the running stack (make up first; installs wrk); BENCH_QUICK=1: short run
 	infra/apt-install.sh wrk wrk
+	cd bench/peers/node-graphql && npm ci --no-audit --no-fund --loglevel=error
 	$(UV) sync --frozen --all-groups --quiet --compile-bytecode
 	$(UV) run --frozen python -m compileall -q -j 0 shared services bench
 	$(UV) run --frozen --all-groups python -m bench

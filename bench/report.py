@@ -97,6 +97,17 @@ def markdown(results: dict[str, Any]) -> str:
                 for c, w in write.items()
             ],
         )
+        peers = {c: w for c, w in write.items() if "peer_rps" in w}
+        if peers:
+            out += ["The seed's own JavaScript stack (bench/peers/node-graphql), same bodies:", ""]
+            out += _table(
+                ["concurrency", "node peer rps", "peer p99 ms", "ours / peer", "peer failed"],
+                [
+                    [c, w["peer_rps"], w["peer_p99_ms"], _f(w["peer_ratio"], 2),
+                     w["peer"]["failed"]]
+                    for c, w in peers.items()
+                ],
+            )  # fmt: skip
     if "log_ceiling" in results:
         lc = results["log_ceiling"]
         out += [

@@ -28,6 +28,7 @@ from bench import (
     kafka_admin,
     lag,
     machine,
+    peer,
     plots,
     queries,
     report,
@@ -228,6 +229,7 @@ def main() -> None:
     cleanup(config)
     rss = stack.RssSampler()
     baseline = stack.Baseline(config)
+    node_peer = peer.NodePeer(config)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         catalog_ids = Path(tmp) / "catalog.txt"
         try:
@@ -240,8 +242,12 @@ def main() -> None:
                 stack.start_services(config)
                 pids.update(stack.service_pids(config))
                 pids["baseline"] = baseline.start()
+                asyncio.run(kafka_admin.create_topic(config.kafka, config.peer_topic, 6))
+                pids["peer"] = node_peer.start()
                 for name, pid in pids.items():
-                    rss.watch("baseline_app" if name == "baseline" else name, pid)
+                    rss.watch(
+                        {"baseline": "baseline_app", "peer": "node_peer"}.get(name, name), pid
+                    )
                 rss.start()
                 products = len(catalog_ids.read_text().split())
                 timings["query_cache_warm"] = wait_query_cache_warm(config, products)
@@ -277,6 +283,7 @@ def main() -> None:
         finally:
             results["rss_mb"] = rss.stop()
             baseline.stop()
+            node_peer.stop()
             stack.stop_services(config)
             if not config.keep:
                 cleanup(config)

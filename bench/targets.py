@@ -36,6 +36,13 @@ TARGETS = (
         0.7,
         "x",
     ),
+    Target(
+        "write path at concurrency 32 / the Node.js peer",
+        ("write", "concurrency", "32", "peer_ratio"),
+        ">=",
+        1.5,
+        "x",
+    ),
     Target("projection events/s", ("projection", "events_per_s"), ">=", 20_000, "events/s"),
     Target("projection / raw bulk upserts", ("projection", "ratio"), ">=", 0.6, "x"),
     Target("end-to-end lag p99 at 200 mutations/s", ("e2e_lag", "p99_ms"), "<=", 100, "ms"),
