@@ -59,6 +59,7 @@ class Config:
             "query": 8102,
             "projector": 8103,
             "baseline": 8110,
+            "peer": 8111,
         }
     )
 
@@ -75,6 +76,11 @@ class Config:
     @property
     def baseline_topic(self) -> str:
         return f"{TOPIC_PREFIX}{self.run_id}.baseline"
+
+    @property
+    def peer_topic(self) -> str:
+        """Where the Node.js peer (bench/peer.py) appends: never the bench stack's own log."""
+        return f"{TOPIC_PREFIX}{self.run_id}.peer"
 
     @property
     def lag_topic(self) -> str:

@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from shared.domain.commands import CreateProduct, parse, parse_update
+from services.command.graphql import update_command
+from shared.domain.commands import CreateProduct, parse
 from shared.domain.decider import State, decide, evolve
 from shared.envelope import Envelope, new_envelope
 
@@ -58,8 +59,9 @@ def _events(command: Any, state: State) -> tuple[list[Envelope], State]:
     return envelopes, state
 
 
-def generate(products: int, seed: int = 6) -> Iterator[Envelope]:
-    """2 * `products` events: every product's creation, then one update of each, shuffled."""
+def generate(products: int, seed: int = 6, updates: int = 1) -> Iterator[Envelope]:
+    """(1 + `updates`) * `products` events: every product's creation, then `updates` rounds of
+    one update of each product, each round shuffled."""
     rng = random.Random(seed)
     states: dict[str, State] = {}
     for i in range(products):
@@ -67,8 +69,9 @@ def generate(products: int, seed: int = 6) -> Iterator[Envelope]:
         envelopes, states[command.id] = _events(command, None)
         yield from envelopes
     order = list(states)
-    rng.shuffle(order)
-    for i, product_id in enumerate(order):
-        update = parse_update(_update_input(rng, product_id, i))
-        envelopes, states[product_id] = _events(update, states[product_id])
-        yield from envelopes
+    for round_ in range(updates):
+        rng.shuffle(order)
+        for i, product_id in enumerate(order):
+            update = update_command(_update_input(rng, product_id, i + round_ * products))
+            envelopes, states[product_id] = _events(update, states[product_id])
+            yield from envelopes

@@ -34,7 +34,7 @@ from bench import kafka_admin
 from bench.events import generate
 from bench.mongo_timing import CommandTimes
 from services.projector import bulk_load, rebuild
-from shared.adapters import mongo
+from shared.adapters import mongo, private_api
 from shared.adapters.kafka_log import EventReader
 from shared.envelope import to_record
 from shared.settings import ProjectorSettings
@@ -128,10 +128,8 @@ async def _hand_over(args: argparse.Namespace) -> None:
     )
     await consumer.start()
     try:
-        cluster = await consumer._client.fetch_all_metadata()  # as EventReader does
-        partitions = [
-            TopicPartition(args.topic, p) for p in cluster.partitions_for_topic(args.topic)
-        ]
+        found = await private_api.topic_partitions(consumer, args.topic)  # as EventReader does
+        partitions = [TopicPartition(args.topic, p) for p in sorted(found)]
         consumer.assign(partitions)
         await consumer.commit(await consumer.end_offsets(partitions))
     finally:

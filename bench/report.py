@@ -97,6 +97,17 @@ def markdown(results: dict[str, Any]) -> str:
                 for c, w in write.items()
             ],
         )
+        peers = {c: w for c, w in write.items() if "peer_rps" in w}
+        if peers:
+            out += ["The seed's own JavaScript stack (bench/peers/node-graphql), same bodies:", ""]
+            out += _table(
+                ["concurrency", "node peer rps", "peer p99 ms", "ours / peer", "peer failed"],
+                [
+                    [c, w["peer_rps"], w["peer_p99_ms"], _f(w["peer_ratio"], 2),
+                     w["peer"]["failed"]]
+                    for c, w in peers.items()
+                ],
+            )  # fmt: skip
     if "log_ceiling" in results:
         lc = results["log_ceiling"]
         out += [
@@ -194,6 +205,35 @@ def markdown(results: dict[str, Any]) -> str:
                 ]
                 for name in ("product_by_id", "products_page")
                 if name in q
+            ],
+        )
+    if "write_side_startup" in results:
+        w = results["write_side_startup"]
+        out += [
+            f"## Write side: start-up, takeover, instances ({w['products']:,} products)",
+            "",
+        ]
+        out += _table(
+            ["log", "events", "first start (migration), s", "ready after start, s", "RSS, MB"],
+            [
+                [name, f"{w[name]['events']:,}", w[name]["migrate_s"], w[name]["ready_s"],
+                 w[name]["rss_mb"]]
+                for name in ("short", "long")
+            ]
+            + [["none (empty topic)", "0", "", w["empty_process"]["ready_s"],
+                w["empty_process"]["rss_mb"]]],
+        )  # fmt: skip
+        out += [
+            f"Long over short: {_f(w['long_over_short'], 2)}; memory above the empty process: "
+            f"{_f(w['rss_kb_per_product'], 2)} KB per product; takeover after a SIGKILL: "
+            f"{_f(w['takeover_s'])} s.",
+            "",
+        ]
+        out += _table(
+            ["instances (concurrency 32 in all)", "rps", "p99 ms", "CPU ms per mutation"],
+            [
+                [t["instances"], _f(t["rps"]), _f(t["p99_ms"]), _f(t["cpu_ms_per_mutation"], 3)]
+                for t in w["throughput"].values()
             ],
         )
     if "rss_mb" in results:

@@ -24,7 +24,19 @@ from typing import Any
 import uvloop
 from pymongo import MongoClient
 
-from bench import kafka_admin, lag, machine, plots, queries, report, stack, write_path, wrk
+from bench import (
+    kafka_admin,
+    lag,
+    machine,
+    peer,
+    plots,
+    queries,
+    report,
+    stack,
+    write_path,
+    write_side,
+    wrk,
+)
 from bench import profile as profiler
 from bench.config import RESULTS_DIR, ROOT, Config, load
 from bench.targets import check
@@ -217,6 +229,7 @@ def main() -> None:
     cleanup(config)
     rss = stack.RssSampler()
     baseline = stack.Baseline(config)
+    node_peer = peer.NodePeer(config)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         catalog_ids = Path(tmp) / "catalog.txt"
         try:
@@ -229,8 +242,12 @@ def main() -> None:
                 stack.start_services(config)
                 pids.update(stack.service_pids(config))
                 pids["baseline"] = baseline.start()
+                asyncio.run(kafka_admin.create_topic(config.kafka, config.peer_topic, 6))
+                pids["peer"] = node_peer.start()
                 for name, pid in pids.items():
-                    rss.watch("baseline_app" if name == "baseline" else name, pid)
+                    rss.watch(
+                        {"baseline": "baseline_app", "peer": "node_peer"}.get(name, name), pid
+                    )
                 rss.start()
                 products = len(catalog_ids.read_text().split())
                 timings["query_cache_warm"] = wait_query_cache_warm(config, products)
@@ -257,9 +274,16 @@ def main() -> None:
             _phase("query", results, timings, query)
             if config.profile:
                 _phase("profile", results, timings, lambda: profile(config, catalog_ids, results))
+
+            def write_side_startup() -> None:
+                stack.stop_services(config)  # the phase starts its own command instances
+                results["write_side_startup"] = write_side.run(config, log)
+
+            _phase("write_side_startup", results, timings, write_side_startup)
         finally:
             results["rss_mb"] = rss.stop()
             baseline.stop()
+            node_peer.stop()
             stack.stop_services(config)
             if not config.keep:
                 cleanup(config)

@@ -33,7 +33,7 @@ def service_env(config: Config) -> dict[str, str]:
         "MONGODB_URL": config.mongodb_url,
         "EVENTS_TOPIC": config.events_topic,
         "MONGODB_DATABASE": config.database,
-        "COMMAND_TRANSACTIONAL_ID": "catalog-bench-command",
+        "COMMAND_GROUP_ID": "catalog-bench-command",
         "PROJECTOR_GROUP_ID": config.projector_group,
         "PROJECTOR_INSTANCE_ID": "catalog-bench-projector-1",
         "JWT_SECRET": JWT_SECRET,

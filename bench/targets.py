@@ -1,4 +1,4 @@
-"""The targets of issue 6, checked against a run's results."""
+"""The bench's targets, checked against a run's results."""
 
 from __future__ import annotations
 
@@ -36,6 +36,13 @@ TARGETS = (
         0.7,
         "x",
     ),
+    Target(
+        "write path at concurrency 32 / the Node.js peer",
+        ("write", "concurrency", "32", "peer_ratio"),
+        ">=",
+        1.5,
+        "x",
+    ),
     Target("projection events/s", ("projection", "events_per_s"), ">=", 20_000, "events/s"),
     Target("projection / raw bulk upserts", ("projection", "ratio"), ">=", 0.6, "x"),
     Target("end-to-end lag p99 at 200 mutations/s", ("e2e_lag", "p99_ms"), "<=", 100, "ms"),
@@ -49,6 +56,28 @@ TARGETS = (
     Target(
         "product(id) p99 at concurrency 32", ("query", "product_by_id", "p99_ms"), "<=", 25, "ms"
     ),
+    Target(
+        "command instance ready after start (100,000 products)",
+        ("write_side_startup", "ready_s"),
+        "<=",
+        3,
+        "s",
+    ),
+    Target(
+        "ready time, long log / short log",
+        ("write_side_startup", "long_over_short"),
+        "<=",
+        1.2,
+        "x",
+    ),
+    Target(
+        "command instance memory per product",
+        ("write_side_startup", "rss_kb_per_product"),
+        "<=",
+        1,
+        "KB",
+    ),
+    Target("partition takeover after SIGKILL", ("write_side_startup", "takeover_s"), "<=", 10, "s"),
 )
 
 

@@ -1,5 +1,6 @@
 """Write path: createProduct/updateProduct through the command service's GraphQL endpoint at
-each concurrency, next to the baseline app's bare produce-one-record endpoint. Half the requests
+each concurrency, next to the baseline app's bare produce-one-record endpoint and the seed's own
+JavaScript stack (bench/peer.py). Half the requests
 create products, half update the price of a random product of the catalog.
 
 For each concurrency the baseline and ours run back to back, each after a short warm-up that
@@ -23,10 +24,14 @@ def _measure(config: Config, url: str, connections: int, ids: Path, pid: int) ->
 
 
 def run(config: Config, ids: Path, pids: dict[str, int], log: Any = print) -> dict[str, Any]:
-    """`pids`: of the command service and the baseline app, for their CPU per request."""
+    """`pids`: of the command service, the baseline app and the Node.js peer (when it runs),
+    for their CPU per request."""
     concurrency: dict[str, Any] = {}
     for c in config.concurrencies:
         base = _measure(config, config.url("baseline", "/write"), c, ids, pids["baseline"])
+        peer = None
+        if "peer" in pids:
+            peer = _measure(config, config.url("peer", "/"), c, ids, pids["peer"])
         ours = _measure(config, config.url("command"), c, ids, pids["command"])
         ratio = ours.rps / base.rps if base.rps else 0.0
         concurrency[str(c)] = {
@@ -41,6 +46,14 @@ def run(config: Config, ids: Path, pids: dict[str, int], log: Any = print) -> di
             "ours": ours.summary(),
             "baseline": base.summary(),
         }
+        if peer is not None:
+            concurrency[str(c)].update(
+                peer_rps=round(peer.rps, 1),
+                peer_p50_ms=round(peer.pct(50), 2),
+                peer_p99_ms=round(peer.pct(99), 2),
+                peer_ratio=round(ours.rps / peer.rps, 3) if peer.rps else 0.0,
+                peer=peer.summary(),
+            )
         if ours.failed:
             concurrency[str(c)]["failure_sample"] = ours.failure_sample
         log(
@@ -49,6 +62,12 @@ def run(config: Config, ids: Path, pids: dict[str, int], log: Any = print) -> di
             f"{ours.cpu().get('server_cpu_ms_per_request', 0):.2f} vs "
             f"{base.cpu().get('server_cpu_ms_per_request', 0):.2f} ms"
             + (f" | {ours.failed} failed" if ours.failed else "")
+            + (
+                f" | node peer {peer.rps:8.1f} rps p99 {peer.pct(99):7.1f} ms, ours/peer "
+                f"{ours.rps / peer.rps if peer.rps else 0:.2f}"
+                if peer
+                else ""
+            )
         )
     return {
         "mix": "1:1 createProduct / updateProduct (price of a random product)",

@@ -80,7 +80,7 @@ def check() -> str:
     """wrk's path, or WrkMissing saying how to get it."""
     path = shutil.which("wrk")
     if path is None:
-        raise WrkMissing("wrk not found: install it (Debian/Ubuntu: apt-get install wrk)")
+        raise WrkMissing("wrk not found: `make bench` installs it (or: apt-get install wrk)")
     return path
 
 

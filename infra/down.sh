@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Stop the stack started by infra/up.sh: `docker compose down`, or natively the services, MongoDB
-# and Kafka, each by the pid in its pid file (data is kept; `make clean` removes it).
+# Stop the stack started by infra/up.sh: in Docker every service of docker-compose.yml
+# (infra/compose.sh down), natively the services, MongoDB and Kafka, each by the pid in its pid
+# file (data is kept; `make clean` removes it).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-if [[ $("$ROOT/infra/mode.sh") == docker ]]; then
-  docker compose down
+mode=$("$ROOT/infra/mode.sh")
+if [[ $mode == docker ]]; then
+  exec "$ROOT/infra/compose.sh" down
 else
   "$ROOT/infra/native/services.sh" stop
   "$ROOT/infra/native/mongo.sh" stop

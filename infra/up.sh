@@ -7,25 +7,25 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NATIVE=$ROOT/infra/native
 cd "$ROOT"
 
+# Docker first, before anything needs Python: there the host needs only sh and Docker, and this
+# part of the script must run on the bash 3.2 of macOS.
+mode=$("$ROOT/infra/mode.sh")
+if [[ $mode == docker ]]; then
+  exec "$ROOT/infra/compose.sh" up
+fi
+
 run_dir=${RUN_DIR:-$ROOT/.run}
 mkdir -p "$run_dir"
 
 # The command endpoint verifies bearer tokens. Unless JWT_SECRET or JWT_PUBLIC_KEY is set, the
 # development stack signs with a secret generated once into $run_dir/dev-secret, and every
-# `make up` writes a fresh 30-day token for the subject "developer" to $run_dir/dev-token.
+# `make up` writes a fresh 30-day token for the subject "developer" to $run_dir/dev-token
+# (shared/dev_credentials.py, as in the Docker image; no secret is generated in production mode).
 dev_credentials() {
+  "$ROOT/.venv/bin/python" -m shared.dev_credentials mint "$run_dir" >/dev/null
   if [[ -z ${JWT_SECRET:-}${JWT_PUBLIC_KEY:-} ]]; then
-    if [[ ! -s $run_dir/dev-secret ]]; then
-      (umask 077 && "$ROOT/.venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(48))' \
-        >"$run_dir/dev-secret")
-    fi
     JWT_SECRET=$(<"$run_dir/dev-secret")
     export JWT_SECRET
-  fi
-  if [[ -n ${JWT_SECRET:-} ]]; then
-    (umask 077 && cd "$ROOT" && .venv/bin/python -c \
-      'import os; from shared.adapters.auth import issue; print(issue(os.environ["JWT_SECRET"], "developer", 30 * 86400))' \
-      >"$run_dir/dev-token")
   fi
 }
 
@@ -53,15 +53,9 @@ endpoints() {
     "logs" "$logs"
 }
 
-"$NATIVE/uv.sh" sync --frozen --quiet
+"$NATIVE/uv.sh" sync --frozen --quiet --compile-bytecode
+"$ROOT/.venv/bin/python" -m compileall -q -j 0 "$ROOT/shared" "$ROOT/services" >/dev/null
 dev_credentials
-
-if [[ $("$ROOT/infra/mode.sh") == docker ]]; then
-  docker compose up -d --build --wait
-  endpoints "docker compose logs -f (make logs)" "" ""
-  token_help
-  exit
-fi
 
 # STACK=cluster: three Kafka nodes, a three-member replica set and two instances of each service
 # (infra/native/cluster.sh); the default is the single-node stack below.

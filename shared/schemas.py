@@ -1,8 +1,9 @@
 """The published JSON Schemas of the events: one file per type and version, from the models.
 
 `python -m shared.schemas` writes schema/events/<Type>.v<N>.json for every version the log may
-hold; `python -m shared.schemas --check` only compares (tests/unit/test_schemas.py does the
-same), so the published contract cannot drift from the code that writes and reads the log.
+hold, and schema/changelog/ProductWriteState.v1.json for the write side's internal changelog;
+`python -m shared.schemas --check` only compares (tests/contract/test_schemas.py does the same),
+so the published contract cannot drift from the code that writes and reads the log.
 
 The files are JSON Schema draft-07, the dialect AsyncAPI 3 accepts for payloads
 (`application/schema+json;version=draft-07`, see schema/asyncapi.yaml): pydantic writes 2020-12
@@ -17,13 +18,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from shared import changelog
 from shared.domain.events import Event
 from shared.domain.upcasting import EVENT_VERSIONS
 from shared.envelope import ce_type
 
 EVENTS_DIR = Path(__file__).resolve().parents[1] / "schema" / "events"
+CHANGELOG_DIR = EVENTS_DIR.parent / "changelog"
 DIALECT = "http://json-schema.org/draft-07/schema#"
-GENERATED_BY = "Generated from shared/domain by `python -m shared.schemas`; do not edit."
+GENERATED_BY = "Generated from the models in shared/ by `python -m shared.schemas`; do not edit."
 
 
 def file_name(model: type[Event]) -> str:
@@ -32,15 +37,20 @@ def file_name(model: type[Event]) -> str:
 
 def event_schema(model: type[Event]) -> dict[str, Any]:
     """The draft-07 JSON Schema of one event version's record value."""
+    title = f"{model.TYPE} v{model.VERSION}"
+    return _draft07(model, title, {"x-ce-type": ce_type(model)})
+
+
+def changelog_schema() -> dict[str, Any]:
+    """The draft-07 JSON Schema of a changelog record's value (shared/changelog.py)."""
+    return _draft07(changelog.WriteStateValue, changelog.SCHEMA, {})
+
+
+def _draft07(model: type[BaseModel], title: str, extra: dict[str, Any]) -> dict[str, Any]:
     generated = model.model_json_schema(
         by_alias=True, mode="serialization", ref_template="#/definitions/{model}"
     )
-    schema: dict[str, Any] = {
-        "$schema": DIALECT,
-        "$comment": GENERATED_BY,
-        "title": f"{model.TYPE} v{model.VERSION}",
-        "x-ce-type": ce_type(model),
-    }
+    schema: dict[str, Any] = {"$schema": DIALECT, "$comment": GENERATED_BY, "title": title, **extra}
     for key, value in generated.items():
         if key == "$defs":
             schema["definitions"] = value
@@ -53,16 +63,20 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
-def expected_files() -> dict[str, str]:
-    """File name -> content of every schema file, in (type, version) order."""
+def expected_files(directory: Path = EVENTS_DIR) -> dict[str, str]:
+    """File name -> content of every schema file of `directory`, in (type, version) order."""
+    if directory == CHANGELOG_DIR:
+        return {"ProductWriteState.v1.json": render(changelog_schema())}
     return {
         file_name(model): render(event_schema(model)) for _, model in sorted(EVENT_VERSIONS.items())
     }
 
 
-def differences(directory: Path = EVENTS_DIR) -> list[str]:
-    """What differs between the files in `directory` and the generated ones (empty if none)."""
-    expected = expected_files()
+def differences(directory: Path | None = None) -> list[str]:
+    """What differs between the committed files and the generated ones (empty if none)."""
+    if directory is None:
+        return differences(EVENTS_DIR) + differences(CHANGELOG_DIR)
+    expected = expected_files(directory)
     present = {path.name for path in directory.glob("*.json")}
     problems = [f"missing: {name}" for name in sorted(expected.keys() - present)]
     problems += [f"not generated (stale?): {name}" for name in sorted(present - expected.keys())]
@@ -74,10 +88,11 @@ def differences(directory: Path = EVENTS_DIR) -> list[str]:
     return problems
 
 
-def write(directory: Path = EVENTS_DIR) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, content in expected_files().items():
-        (directory / name).write_text(content, encoding="utf-8")
+def write() -> None:
+    for directory in (EVENTS_DIR, CHANGELOG_DIR):
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, content in expected_files(directory).items():
+            (directory / name).write_text(content, encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:
@@ -90,7 +105,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m shared.schemas [--check]", file=sys.stderr)
         return 2
     write()
-    print(f"wrote {len(expected_files())} schemas to {EVENTS_DIR}")
+    print(f"wrote {len(expected_files()) + 1} schemas to {EVENTS_DIR.parent}")
     return 0
 
 

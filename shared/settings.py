@@ -1,4 +1,4 @@
-"""Configuration from environment variables, with the defaults of DESIGN.md §2.
+"""Configuration from environment variables (docs/architecture.md, Contracts; README, Configuration).
 
 Every service reads the same names so that one `.env` (or one compose file) configures the stack.
 """
@@ -22,11 +22,21 @@ class InfraSettings(BaseSettings):
     mongodb_database: str = "catalog"
     events_topic: str = "product-events"
     events_partitions: int = 6
+    # Replication of the topics the services create when they are missing: 1 on a single broker,
+    # 3 with min.insync.replicas 2 on a cluster. A topic found with fewer replicas than this
+    # stops a service at start-up, since acks=all would then promise less than configured.
+    kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_min_insync_replicas: int = Field(default=1, ge=1)
     log_level: str = "INFO"
 
     @property
     def dlq_topic(self) -> str:
         return f"{self.events_topic}.dlq"
+
+    @property
+    def changelog_topic(self) -> str:
+        """The write side's compacted state changelog, co-partitioned with the event topic."""
+        return f"{self.events_topic}.state"
 
 
 class HttpSettings(InfraSettings):
@@ -56,11 +66,34 @@ class HttpSettings(InfraSettings):
 
 class CommandSettings(HttpSettings):
     command_port: int = 8001
-    # Kafka transactional id: every instance configured with the same id fences the older one,
-    # which is how the stack keeps exactly one writer per topic.
-    command_transactional_id: str = "catalog-command-service"
-    command_max_batch: int = 256
-    command_timeout_s: float = 10.0
+    # The consumer group the command instances share. Each owns the partitions it is assigned
+    # and appends to them with transactional id "<group>.<topic>.<partition>", so whoever
+    # claims a partition next fences every earlier owner of it (docs/scaling.md).
+    command_group_id: str = "catalog-command"
+    # How the other instances reach this one to hand it the commands of its partitions; it
+    # travels in the group's assignment. Default: http://<HOST>:<COMMAND_PORT> (127.0.0.1 when
+    # HOST is a wildcard address).
+    command_advertised_url: str | None = None
+    command_max_batch: int = Field(default=256, ge=1)
+    command_timeout_s: float = Field(default=10.0, gt=0)
+    # The last K commands of each product that appended an event are remembered with their
+    # answers: a retry with the same commandId within that horizon returns the first answer.
+    command_answers_per_product: int = Field(default=64, ge=0)
+    # Group membership: an instance that stops heartbeating for the session timeout loses its
+    # partitions to the others (6 s is the broker's default minimum).
+    command_session_timeout_ms: int = Field(default=6_000, ge=1_000)
+    command_heartbeat_interval_ms: int = Field(default=1_000, ge=100)
+
+    @property
+    def advertised_url(self) -> str:
+        if self.command_advertised_url:
+            return self.command_advertised_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.command_port}"
+
+    def transactional_id(self, partition: int) -> str:
+        """The partition's writer identity: whoever claims it next fences the previous one."""
+        return f"{self.command_group_id}.{self.events_topic}.{partition}"
 
 
 class ProjectorSettings(InfraSettings):

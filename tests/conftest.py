@@ -72,7 +72,7 @@ def isolated_env(infra: Infra, contract_checked_topics: list[str]) -> dict[str, 
         "MONGODB_URL": infra.mongodb_url,
         "MONGODB_DATABASE": f"test_{run}",
         "EVENTS_TOPIC": f"test-events-{run}",
-        "COMMAND_TRANSACTIONAL_ID": f"test-command-{run}",
+        "COMMAND_GROUP_ID": f"test-command-{run}",
         "PROJECTOR_GROUP_ID": f"test-projector-{run}",
         "PROJECTOR_INSTANCE_ID": f"test-projector-{run}",
     }

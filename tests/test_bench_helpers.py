@@ -48,6 +48,20 @@ def _results() -> dict[str, Any]:
         "projection": {"events": 10, "events_per_s": 19_999.0, "ratio": 0.61},
         "e2e_lag": {"p99_ms": 100.0},
         "query": {"product_by_id": {"rps": 2500.0, "p99_ms": 30.0}},
+        "write_side_startup": {
+            "products": 100_000,
+            "short": {"events": 200_000, "migrate_s": 11.0, "ready_s": 2.5, "rss_mb": 150.0},
+            "long": {"events": 1_000_000, "migrate_s": 50.0, "ready_s": 3.5, "rss_mb": 160.0},
+            "empty_process": {"migrate_s": 1.0, "ready_s": 1.0, "rss_mb": 80.0},
+            "ready_s": 3.5,
+            "long_over_short": 1.4,
+            "rss_kb_per_product": 0.819,
+            "takeover_s": 7.0,
+            "throughput": {
+                "one": {"instances": 1, "rps": 800.0, "p99_ms": 90.0, "cpu_ms_per_mutation": 1.1},
+                "two": {"instances": 2, "rps": 700.0, "p99_ms": 99.0, "cpu_ms_per_mutation": 1.9},
+            },
+        },
     }
 
 
@@ -55,11 +69,16 @@ def test_targets_compare_each_figure_with_its_goal() -> None:
     verdicts = {row["target"]: row["met"] for row in targets.check(_results())}
     assert verdicts == {
         "write path at concurrency 32 / baseline": True,
+        "write path at concurrency 32 / the Node.js peer": None,
         "projection events/s": False,
         "projection / raw bulk upserts": True,
         "end-to-end lag p99 at 200 mutations/s": True,
         "product(id) requests/s at concurrency 32": True,
         "product(id) p99 at concurrency 32": False,
+        "command instance ready after start (100,000 products)": False,
+        "ready time, long log / short log": False,
+        "command instance memory per product": True,
+        "partition takeover after SIGKILL": True,
     }
 
 
@@ -77,6 +96,7 @@ def test_the_summary_says_which_targets_were_missed_or_not_measured() -> None:
         del results[section]
     text = report.markdown(results)
     assert "| write path at concurrency 32 / baseline | >= 0.7 x | 0.50 | **missed** |" in text
+    assert "| long | 1,000,000 | 50.0 | 3.5 | 160.0 |" in text
     assert "| projection events/s | >= 20000 events/s | - | not measured |" in text
     assert "| 32 | 700.0 | 10.0 | 20.0 | 30.0 | 1,000.0 | 5.0 | 0.50 | 0 |" in text
 

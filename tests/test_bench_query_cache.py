@@ -1,4 +1,4 @@
-"""shared.adapters.graphql_http.QueryCache, added for the benchmarks' targets (bench/RESULTS.md):
+"""shared.adapters.graphql_http.query_cache.QueryCache, added for the benchmarks' targets (bench/RESULTS.md):
 it must never change what a request gets, only how often the work behind it is done."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from graphql import (
     validate,
 )
 
-from shared.adapters.graphql_http import QueryCache
+from shared.adapters.graphql_http.query_cache import QueryCache
 
 SCHEMA = build_schema("type Query { hello(name: String): String, n: Int }")
 
@@ -66,3 +66,12 @@ def test_it_stays_bounded() -> None:
     for document in documents:
         assert cache.validate(SCHEMA, document) == []
     assert cache.parse(None, _data('{ hello(name: "0") }')) is not documents[0]
+
+
+def test_a_text_in_use_outlives_older_ones() -> None:
+    cache = QueryCache(size=2)
+    first = cache.parse(None, _data("{ hello }"))
+    cache.parse(None, _data("{ n }"))
+    assert cache.parse(None, _data("{ hello }")) is first  # used again: now the newest
+    cache.parse(None, _data("{ hello n }"))  # evicts "{ n }", the least recently used
+    assert cache.parse(None, _data("{ hello }")) is first

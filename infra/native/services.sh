@@ -8,8 +8,8 @@
 #      MONGODB_URL default to the native Kafka/MongoDB on KAFKA_PORT (9092) / MONGO_PORT (27017).
 #      COMMAND_INSTANCES, PROJECTOR_INSTANCES, QUERY_INSTANCES (1 each): the first instance of a
 #      service is NAME on its port above; the k-th extra one is NAME-<k+1> on 8010+k (command),
-#      8021+k (query) or 8030+k (projector), e.g. command-2 on 8011, query-2 on 8022, projector-2
-#      on 8031. An extra command instance advertises http://127.0.0.1:<its port>
+#      8021+k (query) or 8032+k (projector), e.g. command-2 on 8011, query-2 on 8022, projector-2
+#      on 8033. An extra command instance advertises http://127.0.0.1:<its port>
 #      (COMMAND_ADVERTISED_URL); an extra projector gets PROJECTOR_INSTANCE_ID-<n> if that is set
 #      (unset, each derives its own from its port).
 # Every other setting of shared/settings.py passes through the environment unchanged.
@@ -19,7 +19,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NAMES=(command projector query)
 declare -A FIRST_PORT=([command]=${COMMAND_PORT:-8001} [query]=${QUERY_PORT:-8002} [projector]=${PROJECTOR_PORT:-8003})
-declare -A EXTRA_BASE=([command]=8010 [query]=8021 [projector]=8030)
+declare -A EXTRA_BASE=([command]=8010 [query]=8021 [projector]=8032)
 declare -A COUNT=([command]=${COMMAND_INSTANCES:-1} [query]=${QUERY_INSTANCES:-1} [projector]=${PROJECTOR_INSTANCES:-1})
 declare -A PORT_VARIABLE=([command]=COMMAND_PORT [query]=QUERY_PORT [projector]=PROJECTOR_PORT)
 export KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${KAFKA_PORT:-9092}}

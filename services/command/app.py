@@ -1,8 +1,8 @@
-"""Wiring of the command service: settings → event store → processor → GraphQL over HTTP."""
+"""Wiring of the command service: settings → partition logs and group membership → router →
+GraphQL (and the internal forwarding endpoint) over HTTP."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
@@ -11,58 +11,82 @@ from ariadne.explorer import ExplorerGraphiQL
 from fastapi import FastAPI
 
 from services.command import limits
-from services.command.event_store import EventStore
+from services.command.adapters.http_forwarder import HttpForwarder
+from services.command.adapters.kafka_group import GroupMembership
+from services.command.adapters.kafka_partition import KafkaPartitionLog
 from services.command.graphql import build_schema
-from services.command.processor import CommandProcessor
-from services.command.write_model import WriteModel
-from shared.adapters import auth
+from services.command.internal_api import internal_routes
+from services.command.ownership import Ownership, StallWatch
+from services.command.partition_writer import PartitionWriter
+from services.command.routing import CommandRouter
+from shared.adapters import auth, private_api
 from shared.adapters.graphql_http import mount_graphql
 from shared.adapters.http import service_app
+from shared.adapters.kafka_log import ensure_topics
 from shared.settings import CommandSettings
 
 
 def create_app(settings: CommandSettings | None = None) -> FastAPI:
     settings = settings or CommandSettings()
     verifier = auth.required_verifier(settings, "the command service")
-    store = EventStore(settings, WriteModel())
-    processor = CommandProcessor(
-        store.model,
-        store.append,
-        store.resync,
-        settings.command_max_batch,
-        settings.command_timeout_s,
+    private_api.tune_aiokafka()
+    membership: GroupMembership | None = None
+
+    def new_writer(partition: int) -> PartitionWriter:
+        return PartitionWriter(
+            KafkaPartitionLog(settings, partition),
+            settings.command_max_batch,
+            settings.command_answers_per_product,
+            on_fenced=lambda _: membership.rejoin() if membership else None,
+        )
+
+    watch = StallWatch(limit_s=settings.command_session_timeout_ms / 1000)
+    ownership = Ownership(new_writer, settings.advertised_url, watch)
+    membership = GroupMembership(settings, ownership)
+    forwarder = HttpForwarder()
+    router = CommandRouter(
+        ownership, forwarder, settings.events_partitions, settings.command_timeout_s
     )
-    started = asyncio.Event()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await store.open()
-        # The write model just folded from the log lives as long as the process. Left to the
-        # cyclic GC, every full collection walks all of it: with 100,000 products that was a
-        # 0.6-0.8 s pause every few seconds under load (p99 ~700 ms). Frozen, collections skip
-        # it: p99 at concurrency 32 -> ~70 ms, +30% throughput (bench/RESULTS.md). Only what is
-        # alive now is frozen, before any request, so no request's garbage can be kept by it.
+        partitions = await ensure_topics(settings)
+        router.partitions = partitions[settings.events_topic]
+        # What is alive now lives as long as the process; frozen, the cyclic GC's full
+        # collections skip it (they were long pauses under load: bench/RESULTS.md).
         gc.freeze()
-        loop_task = asyncio.create_task(processor.run(), name="command-processor")
-        started.set()
+        watch.start()
+        await membership.start()
         try:
             yield
         finally:
-            loop_task.cancel()
-            await store.close()
+            await ownership.close()
+            await membership.stop()
+            watch.stop()
+            await forwarder.close()
 
     async def ready() -> dict[str, bool]:
         return {
-            "started": started.is_set(),
-            "kafka": started.is_set() and await store.reachable(),
-            "writer": processor.healthy,
+            "kafka": await membership.reachable(),
+            "owner": ownership.ready(),
         }
 
     app = service_app("catalog command service", ready, lifespan)
+    app.router.routes.extend(internal_routes(router, verifier))
+
+    @app.get("/ownership")
+    async def ownership_view() -> dict[str, object]:
+        """Which partitions this instance owns (and in which phase), and who owns the rest."""
+        return {
+            "instance": settings.advertised_url,
+            "owned": {str(p): w.phase.value for p, w in sorted(ownership.writers.items())},
+            "owners": {str(p): url for p, url in sorted(ownership.owners.items())},
+        }
+
     explorer = ExplorerGraphiQL(title="Catalog command service")
     mount_graphql(
         app,
-        build_schema(processor),
+        build_schema(router),
         settings,
         verifier=verifier,
         explorer=explorer,

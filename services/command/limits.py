@@ -9,19 +9,14 @@ before it runs, with BAD_USER_INPUT.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
-from graphql import (
-    FieldNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    OperationType,
-    SelectionSetNode,
-)
+from graphql import GraphQLError, OperationDefinitionNode, OperationType
 from graphql.language import SKIP, VisitorAction
 from graphql.validation import ASTValidationRule, ValidationRule
+
+from shared.adapters.graphql_http.selections import selected_fields
 
 MAX_MUTATIONS = 10
 
@@ -34,7 +29,9 @@ def mutation_limit(maximum: int) -> type[ASTValidationRule]:
             self, node: OperationDefinitionNode, *_: Any
         ) -> VisitorAction:
             if node.operation == OperationType.MUTATION:
-                count = self._count(node.selection_set, frozenset(), 0)
+                roots = selected_fields(self.context, node.selection_set, max_depth=0)
+                # Counting stops one past the limit: that bounds the work too.
+                count = sum(1 for _ in itertools.islice(roots, maximum + 1))
                 if count > maximum:
                     self.report_error(
                         GraphQLError(
@@ -45,25 +42,6 @@ def mutation_limit(maximum: int) -> type[ASTValidationRule]:
                         )
                     )
             return SKIP
-
-        def _count(self, selections: SelectionSetNode, spreading: frozenset[str], seen: int) -> int:
-            """Root fields so far, stopping once past the limit (bounds the work too).
-
-            A fragment cycle counts nothing more: graphql-core's NoFragmentCyclesRule reports it.
-            """
-            for selection in selections.selections:
-                if seen > maximum:
-                    break
-                if isinstance(selection, FieldNode):
-                    seen += 1
-                elif isinstance(selection, InlineFragmentNode):
-                    seen = self._count(selection.selection_set, spreading, seen)
-                elif isinstance(selection, FragmentSpreadNode):
-                    name = selection.name.value
-                    fragment = self.context.get_fragment(name)
-                    if fragment is not None and name not in spreading:
-                        seen = self._count(fragment.selection_set, spreading | {name}, seen)
-            return seen
 
     return MutationLimit
 

@@ -17,6 +17,8 @@ from services.projector.consumer import Projector
 from services.projector.handover import PauseSwitch
 from services.projector.writer import ReadModelWriter
 from shared.adapters import mongo
+from shared.adapters.dead_letters import DeadLetterProducer
+from shared.adapters.event_source import KafkaEventSource
 from shared.adapters.http import service_app
 from shared.adapters.kafka_log import ensure_topics
 from shared.settings import ProjectorSettings
@@ -46,10 +48,11 @@ def create_app(settings: ProjectorSettings | None = None) -> FastAPI:
             log.warning("aborted %d open transaction(s) of other members on assignment", aborted)
 
     projector = Projector(
-        settings,
+        KafkaEventSource(settings, on_assigned=abort_peer_transactions),
+        DeadLetterProducer(settings),
         ReadModelWriter(db),
         PauseSwitch(db[mongo.PROJECTION_CONTROL]),
-        on_assigned=abort_peer_transactions,
+        settings.projector_max_batch,
     )
 
     @contextlib.asynccontextmanager

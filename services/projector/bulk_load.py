@@ -19,19 +19,19 @@ log to the transactional writer, which needs no more memory than a batch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.projector.projections import category_stats, history, products
 from services.projector.writer import ReadModelWriter
 from shared.adapters import mongo
 from shared.adapters.mongo import Document
 from shared.envelope import BadRecord, Envelope
+from shared.read_model import category_stats, history, products
+from shared.read_model.documents import HistoryDocument, ProductDocument
 
 _IN_FLIGHT = 2  # chunks MongoDB may be inserting while the pass reads on
 
@@ -112,8 +112,8 @@ class _Fold:
         self._history = db[mongo.HISTORY + suffix]
         self._stats = db[mongo.CATEGORY_STATS + suffix]
         self._chunk = chunk
-        self._documents: dict[str, Document] = {}
-        self._pending_history: list[Document] = []
+        self._documents: dict[str, ProductDocument] = {}
+        self._pending_history: list[HistoryDocument] = []
         self._inserts: set[asyncio.Task[Any]] = set()
         self.applied = 0
         self.gaps = 0
@@ -146,13 +146,13 @@ class _Fold:
         documents = list(self._documents.values())
         for start in range(0, len(documents), self._chunk):
             await self._insert(self._products, documents[start : start + self._chunk])
-        statistics = list(_statistics(documents))
+        statistics = list(category_stats.statistics(documents))
         if statistics:
             await self._insert(self._stats, statistics)
         await self._settle(0)
 
     async def _insert(
-        self, collection: AsyncCollection[Document], documents: list[Document]
+        self, collection: AsyncCollection[Document], documents: Sequence[Any]
     ) -> None:
         await self._settle(_IN_FLIGHT - 1)
         self._inserts.add(asyncio.create_task(collection.insert_many(documents, ordered=False)))
@@ -168,15 +168,3 @@ class _Fold:
                 for task in self._inserts:
                     task.cancel()
                 raise failed[0].exception()  # type: ignore[misc]
-
-
-def _statistics(documents: Iterable[Document]) -> Iterable[Document]:
-    """The `category_stats` documents of these products, exactly as the writer keeps them."""
-    prices: dict[category_stats.Key, list[Decimal]] = {}
-    for document in documents:
-        if (key := category_stats.key_of(document)) is not None:
-            prices.setdefault(key, []).append(products.amount(document))
-    for key, amounts in prices.items():
-        yield category_stats.document(
-            key, len(amounts), sum(amounts, Decimal(0)), (min(amounts), max(amounts))
-        )

@@ -10,6 +10,10 @@ A batch's offset commit is not waited for before the next batch starts: it runs 
 batch is written, and that batch's MongoDB transaction commits only after it succeeded (the
 writer's `before_commit`). So MongoDB never holds more than one batch whose offsets are not
 committed, and the Kafka round trip is off the path from one batch to the next.
+
+The loop depends on ports (ports.py) only: the event source and the dead-letter sink are Kafka
+adapters in shared/adapters/, the store and the pause switch MongoDB ones, and the unit tests
+run it over in-memory fakes (tests/unit/test_projector_loop.py).
 """
 
 from __future__ import annotations
@@ -17,21 +21,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
-from services.projector.handover import PauseSwitch
-from services.projector.intake import Batches, Intake
-from services.projector.writer import ReadModelWriter
+from services.projector.batch import BatchResult
+from services.projector.intake import Intake
+from services.projector.ports import (
+    Batches,
+    DeadLetterSink,
+    EventSource,
+    Partition,
+    PauseRequests,
+    ReadModelStore,
+    Record,
+)
 from shared.adapters.mongo import Document
+from shared.backoff import Backoff
 from shared.envelope import BadRecord, Envelope, from_record
-from shared.settings import ProjectorSettings
 
 log = logging.getLogger(__name__)
 
@@ -54,36 +63,22 @@ class OffsetCommitFailed(Exception):
     """Kafka refused a batch's offsets: the loop ends, as when it waited for the commit."""
 
 
-class _OnAssigned(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Calls `callback` after each rebalance that gave this member partitions, before it
-    fetches from them."""
-
-    def __init__(self, callback: Callable[[], Awaitable[None]]) -> None:
-        self._callback = callback
-
-    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        pass
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        if assigned:
-            await self._callback()
-
-
 class Projector:
     def __init__(
         self,
-        settings: ProjectorSettings,
-        writer: ReadModelWriter,
-        pause: PauseSwitch,
-        on_assigned: Callable[[], Awaitable[None]] | None = None,
+        source: EventSource,
+        dead_letters: DeadLetterSink,
+        store: ReadModelStore,
+        pause: PauseRequests,
+        max_batch: int,
+        backoff: Backoff | None = None,
     ) -> None:
-        self._settings = settings
-        self._writer = writer
+        self._source = source
+        self._dead_letters = dead_letters
+        self._store = store
         self._pause = pause
-        self._on_assigned = on_assigned
-        self._consumer: Any = None
-        self._dlq: Any = None
-        self._intake = Intake(settings.projector_max_batch)
+        self._backoff = backoff or Backoff(first_s=0.1, cap_s=5.0)
+        self._intake = Intake(max_batch)
         self._committing: asyncio.Task[None] | None = None  # the last batch's offset commit
         self.running = False
         self.mongo_ok = True
@@ -91,34 +86,16 @@ class Projector:
         self.last_event_time: datetime | None = None
 
     async def start(self) -> None:
-        s = self._settings
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=s.kafka_bootstrap_servers,
-            group_id=s.projector_group_id,
-            group_instance_id=s.projector_instance_id,
-            isolation_level="read_committed",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=10_000,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-        )
-        listener = _OnAssigned(self._on_assigned) if self._on_assigned else None
-        self._consumer.subscribe([s.events_topic], listener=listener)
-        self._dlq = AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap_servers, acks="all", enable_idempotence=True
-        )
-        await self._dlq.start()
-        await self._consumer.start()
+        await self._dead_letters.start()
+        await self._source.start()
 
     async def stop(self) -> None:
         self.running = False
         if self._committing is not None:  # let the last batch's offsets land: less to redo
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._committing, 5)
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._dlq is not None:
-            await self._dlq.stop()
+        await self._source.stop()
+        await self._dead_letters.stop()
 
     async def run(self) -> None:
         self.running = True
@@ -127,7 +104,7 @@ class Projector:
             while True:
                 if (token := await self._pause_requested()) is not None:
                     await self._hand_over(token)
-                batches = await self._intake.take(0.2, self._consumer.assignment)
+                batches = await self._intake.take(0.2, self._source.assignment)
                 if batches:
                     await self._project(batches)
 
@@ -135,7 +112,7 @@ class Projector:
         """Keep taking records from the consumer, as far as the intake has room."""
         while True:
             room = await self._intake.room()
-            self._intake.put(await self._consumer.getmany(timeout_ms=200, max_records=room))
+            self._intake.put(await self._source.fetch(max_records=room, timeout_ms=200))
 
     async def _pause_requested(self) -> str | None:
         """The rebuild's pause request; none while MongoDB is unreachable.
@@ -159,7 +136,7 @@ class Projector:
         """
         await self._offsets_committed()
         positions = {
-            tp.partition: await self._consumer.position(tp) for tp in self._consumer.assignment()
+            tp.partition: await self._source.position(tp) for tp in self._source.assignment()
         }
         log.info("paused for a read-model rebuild at %s", positions)
         await self._pause.hold(token, positions)
@@ -193,7 +170,7 @@ class Projector:
                 LAST_EVENT.set(result.last_event_time.timestamp())
         await self._offsets_committed()  # one offset commit at a time, in batch order
         offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
-        self._committing = asyncio.create_task(self._consumer.commit(offsets))
+        self._committing = asyncio.create_task(self._source.commit(offsets))
 
     async def _offsets_committed(self) -> None:
         """Until the last batch's offsets are committed; OffsetCommitFailed if Kafka refused."""
@@ -203,11 +180,11 @@ class Projector:
             except Exception as exc:
                 raise OffsetCommitFailed(f"committing offsets failed: {exc!r}") from exc
 
-    async def _write_until_done(self, envelopes: list[Envelope]) -> Any:
-        delay = 0.1
+    async def _write_until_done(self, envelopes: list[Envelope]) -> BatchResult:
+        self._backoff.reset()
         while True:
             try:
-                result = await self._writer.apply(envelopes, self._offsets_committed)
+                result = await self._store.apply(envelopes, self._offsets_committed)
                 self.mongo_ok = True
                 return result
             except OffsetCommitFailed:
@@ -216,24 +193,14 @@ class Projector:
                 self.mongo_ok = False
                 log.warning(
                     "read-model write failed; retrying the same batch in %.1fs",
-                    delay,
+                    self._backoff.delay,
                     exc_info=True,
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await self._backoff.wait()
 
-    async def _dead_letter(self, tp: TopicPartition, record: Any, error: BadRecord) -> None:
+    async def _dead_letter(self, tp: Partition, record: Record, error: BadRecord) -> None:
         reason = str(error)
-        headers = [
-            *(record.headers or ()),
-            ("dlq_reason", reason.encode()),
-            ("dlq_original_topic", tp.topic.encode()),
-            ("dlq_original_partition", str(tp.partition).encode()),
-            ("dlq_original_offset", str(record.offset).encode()),
-        ]
-        await self._dlq.send_and_wait(
-            self._settings.dlq_topic, record.value, key=record.key, headers=headers
-        )
+        await self._dead_letters.send(tp, record, reason)
         DEAD_LETTERS.labels(error.kind).inc()
         log.warning("dead-lettered %s@%d: %s", tp, record.offset, reason)
 
@@ -245,10 +212,10 @@ class Projector:
         records fetched but still in the intake count as not projected.
         """
         lags = {}
-        for tp in self._consumer.assignment():
-            end = self._consumer.last_stable_offset(tp)
+        for tp in self._source.assignment():
+            end = self._source.last_stable_offset(tp)
             if end is not None:
-                behind = end - await self._consumer.position(tp) + self._intake.pending(tp)
+                behind = end - await self._source.position(tp) + self._intake.pending(tp)
                 lags[tp.partition] = max(0, behind)
         return lags
 

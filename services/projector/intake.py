@@ -3,11 +3,9 @@
 aiokafka asks the broker for a partition's next records only once the application has taken
 the ones it fetched last. With `getmany` called between batches, a batch therefore held only
 what had arrived by the first fetch response during the batch before; whatever was committed
-after that waited through the whole next batch as well. At 200 price updates/s, 85 % of the
-events missed a batch that began after they were committed, and they reached the projector
-8-9 ms (p50) after the mutation's commit instead of 1 ms. Taking records from the consumer as
-they come, while a batch is being written, keeps aiokafka fetching, so each batch is
-everything committed until it starts.
+after that waited through the whole next batch as well (the lag this cost is in
+bench/RESULTS.md). Taking records from the consumer as they come, while a batch is being
+written, keeps aiokafka fetching, so each batch is everything committed until it starts.
 
 Bounded: while the intake is full (MongoDB unreachable, say) nothing more is taken, and the
 projector pauses with at most one batch in memory, as before.
@@ -17,12 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Collection
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
 
-from aiokafka import TopicPartition
-
-Batches = dict[TopicPartition, list[Any]]
+from services.projector.ports import Batches, Partition, Record
 
 
 class Intake:
@@ -34,7 +29,7 @@ class Intake:
         self._room = asyncio.Event()
         self._room.set()
 
-    def put(self, batches: Batches) -> None:
+    def put(self, batches: Mapping[Partition, Sequence[Record]]) -> None:
         """Add records as fetched, each partition's after those it already has."""
         for tp, records in batches.items():
             if records:
@@ -51,7 +46,7 @@ class Intake:
         return self._limit - self._count
 
     async def take(
-        self, timeout_s: float, assigned: Callable[[], Collection[TopicPartition]]
+        self, timeout_s: float, assigned: Callable[[], Collection[Partition]]
     ) -> Batches:
         """Everything that came in, of the partitions `assigned()` names when they are taken;
         waits up to `timeout_s` for something to come in. Records of partitions taken away by a
@@ -70,6 +65,6 @@ class Intake:
         ours = assigned()
         return {tp: records for tp, records in taken.items() if tp in ours}
 
-    def pending(self, tp: TopicPartition) -> int:
+    def pending(self, tp: Partition) -> int:
         """Records of a partition fetched and not yet taken."""
         return len(self._records.get(tp, ()))

@@ -2,56 +2,39 @@
 
 The version on each product document is the guard: an event at or below it was applied before
 (a redelivery) and is skipped; an event above the next version means a hole in the log and is
-refused rather than applied over it. Because products, history and statistics change in one
-transaction, a crash leaves either all of a batch or none of it.
+refused rather than applied over it (batch.py folds the batch; shared/read_model/products.py
+holds the rule). Because products, history and statistics change in one transaction, a crash
+leaves either all of a batch or none of it.
 
-Every round trip of a batch's transaction is paid by the end-to-end lag: the projector writes
-one small batch after another (a couple of events each at 200 mutations/s), so an event waits
-for the batch in progress and then for its own. Hence the statistics are first moved by a
-guarded update that needs no read of them (`category_stats.guarded`); only a batch where a guard
-does not hold — a price at a bound left, a new key, a document older than `priceSum` — is
-rolled back and done again the reading way: on the bench's catalog (5,000 products per
-category) about one price update in 2,500 moves a product that held its category's min or max.
-Only small batches go the guarded way: in a replay's batch of 2,000 events the read is one
-round trip among many, while the chance that some price at a bound moves, undoing the whole
-attempt, grows with every event (about every second batch of 2,000 updates there).
+Every round trip of a batch's transaction adds to the end-to-end lag, so the statistics are
+first moved by a guarded update that needs no read of them (`CategoryStats.move`); only a batch
+where a guard does not hold — a price at a bound left, a new key — is rolled back and done
+again the reading way (`CategoryStats.update`). Large batches (a replay's) go the reading way
+at once: the read is one round trip among many there, while the chance that some bound moves
+and undoes the whole attempt grows with every event (bench/RESULTS.md has the measurements).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from bson.decimal128 import Decimal128
-from pymongo import DeleteOne, InsertOne, ReplaceOne, UpdateOne
+from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.projector.projections import category_stats, history, products
+from services.projector.batch import BatchResult, fold
+from services.projector.projections.category_stats import BoundsUnknown, CategoryStats
 from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, Document
 from shared.envelope import Envelope
+from shared.read_model.documents import ProductDocument
 
 log = logging.getLogger(__name__)
 BeforeCommit = Callable[[], Awaitable[None]]
 
-
 # Up to this many events a batch first tries the guarded statistics update (see above).
 GUARDED_BATCH = 32
-
-
-class _BoundsUnknown(Exception):
-    """A guarded statistics update did not match: this batch must read the statistics."""
-
-
-@dataclass
-class BatchResult:
-    applied: int = 0
-    skipped: int = 0
-    gaps: list[tuple[Envelope, int]] = field(default_factory=list)  # (event, version found)
-    last_event_time: datetime | None = None
 
 
 class ReadModelWriter:
@@ -59,7 +42,7 @@ class ReadModelWriter:
         self._db = db
         self._products = db[PRODUCTS + suffix]
         self._history = db[HISTORY + suffix]
-        self._stats = db[CATEGORY_STATS + suffix]
+        self._stats = CategoryStats(db[CATEGORY_STATS + suffix], self._products)
 
     async def apply(
         self, envelopes: Sequence[Envelope], before_commit: BeforeCommit | None = None
@@ -71,9 +54,16 @@ class ReadModelWriter:
             if len(envelopes) <= GUARDED_BATCH:
                 try:
                     return await self._transaction(session, envelopes, True, before_commit)
-                except _BoundsUnknown:  # rolled back: nothing of the first attempt is left
+                except BoundsUnknown:  # rolled back: nothing of the first attempt is left
                     pass
             return await self._transaction(session, envelopes, False, before_commit)
+
+    async def check(self, envelopes: Sequence[Envelope]) -> BatchResult:
+        """What `apply` would do to the read models as they are now, writing nothing."""
+        ids = list({e.product_id for e in envelopes})
+        found = self._products.find({"_id": {"$in": ids}})
+        stored = {doc["_id"]: cast(ProductDocument, doc) async for doc in found}
+        return fold(stored, envelopes).result
 
     async def _transaction(
         self,
@@ -94,122 +84,26 @@ class ReadModelWriter:
     async def _apply(
         self, session: AsyncClientSession, envelopes: Sequence[Envelope], guarded: bool
     ) -> BatchResult:
-        result = BatchResult()
         ids = list({e.product_id for e in envelopes})
         found = self._products.find({"_id": {"$in": ids}}, session=session)
-        before: dict[str, Document] = {doc["_id"]: doc async for doc in found}
-        current: dict[str, Document] = dict(before)
-        history_ops: list[Any] = []
-        changes = category_stats.Changes()
-        for envelope in envelopes:
-            doc = current.get(envelope.product_id)
-            verdict = products.admit(doc, envelope)
-            if verdict is products.Verdict.SKIP:
-                result.skipped += 1
-                continue
-            if verdict is products.Verdict.GAP:
-                result.gaps.append((envelope, doc["version"] if doc else 0))
-                continue
-            new = products.apply(doc, envelope)
-            changes.record(doc, new)
-            current[envelope.product_id] = new
-            history_ops.append(
-                UpdateOne(
-                    {"_id": envelope.event_id},
-                    {"$setOnInsert": history.document(envelope)},
-                    upsert=True,
-                )
-            )
-            result.applied += 1
-            result.last_event_time = envelope.time
-        product_ops: list[Any] = []
-        for product_id, doc in current.items():
-            old = before.get(product_id)
-            if old is None:
-                product_ops.append(InsertOne(doc))
-            elif old["version"] != doc["version"]:
-                product_ops.append(ReplaceOne({"_id": product_id, "version": old["version"]}, doc))
-        if changes and guarded:
-            await self._move_stats(session, changes)
+        stored = {doc["_id"]: cast(ProductDocument, doc) async for doc in found}
+        batch = fold(stored, envelopes)
+        product_ops: list[Any] = [
+            InsertOne(new)
+            if old is None
+            else ReplaceOne({"_id": new["_id"], "version": old["version"]}, new)
+            for old, new in batch.changed()
+        ]
+        history_ops = [
+            UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+            for doc in batch.history
+        ]
+        if batch.changes and guarded:  # first, so that a batch starting over wrote little
+            await self._stats.move(session, batch.changes)
         if product_ops:
             await self._products.bulk_write(product_ops, ordered=False, session=session)
         if history_ops:
             await self._history.bulk_write(history_ops, ordered=False, session=session)
-        if changes and not guarded:
-            await self._update_stats(session, changes)
-        return result
-
-    async def _move_stats(
-        self, session: AsyncClientSession, changes: category_stats.Changes
-    ) -> None:
-        """Statistics moved without reading them, or _BoundsUnknown if a guard did not hold.
-
-        Written first in the transaction, so that a batch that must start again has written
-        as little as possible.
-        """
-        ops = [category_stats.guarded(key, delta) for key, delta in changes.items()]
-        written = await self._stats.bulk_write(ops, ordered=False, session=session)
-        if written.matched_count != len(ops):
-            raise _BoundsUnknown
-
-    async def _update_stats(
-        self, session: AsyncClientSession, changes: category_stats.Changes
-    ) -> None:
-        """Count and sum move by the batch's deltas; min and max follow from the stored ones
-        (category_stats.known_bounds) or, when a boundary price may have left, from the index.
-
-        Statistics written before the running sum existed are recomputed once from `products`.
-        """
-        ids = [category_stats.stats_id(key) for key in changes]
-        stored = {
-            (doc["category"], doc["currency"]): doc
-            async for doc in self._stats.find({"_id": {"$in": ids}}, session=session)
-        }
-        legacy = {key for key, doc in stored.items() if "priceSum" not in doc}
-        totals = {}
-        if legacy:
-            totals = {
-                (row["_id"]["category"], row["_id"]["currency"]): row
-                async for row in await self._products.aggregate(
-                    category_stats.pipeline(legacy), session=session
-                )
-            }
-        ops: list[Any] = []
-        for key, delta in changes.items():
-            doc = stored.get(key)
-            if doc is not None and key not in legacy and doc["productCount"] + delta.count == 0:
-                ops.append(DeleteOne({"_id": category_stats.stats_id(key)}))
-                continue
-            known = None if key in legacy else category_stats.known_bounds(delta, doc)
-            if known is not None:
-                bounds: tuple[Any, Any] = (Decimal128(known[0]), Decimal128(known[1]))
-            else:
-                read = await self._bounds_from_index(session, key)
-                if read is None:
-                    ops.append(DeleteOne({"_id": category_stats.stats_id(key)}))
-                    continue
-                bounds = read
-            if key in legacy:
-                row = totals[key]
-                ops.append(
-                    category_stats.replace(key, row["productCount"], row["priceSum"], bounds)
-                )
-            else:
-                ops.append(category_stats.increment(key, delta.count, delta.total, bounds))
-        await self._stats.bulk_write(ops, ordered=False, session=session)
-
-    async def _bounds_from_index(
-        self, session: AsyncClientSession, key: category_stats.Key
-    ) -> tuple[Any, Any] | None:
-        """The lowest and highest live price of a key, or None if no live product is left."""
-        match = category_stats.live_in(key)
-        cheapest = await self._products.find_one(
-            match, {"price.amount": 1}, sort=[("price.amount", 1)], session=session
-        )
-        if cheapest is None:
-            return None
-        dearest = await self._products.find_one(
-            match, {"price.amount": 1}, sort=[("price.amount", -1)], session=session
-        )
-        assert dearest is not None
-        return cheapest["price"]["amount"], dearest["price"]["amount"]
+        if batch.changes and not guarded:
+            await self._stats.update(session, batch.changes)
+        return batch.result

@@ -15,7 +15,7 @@ neither, but the product cache must not outlive them.
 Race-freedom for waiters: a listener registers first, then reads the document, then waits.
 A change committed after the read comes through the stream afterwards. Whenever the stream
 (re)opens without continuing from a resume token — at startup, or after the oplog lost our
-position — every registered listener gets a `Resync`, since changes may have slipped through
+position — every registered listener gets a `MissedChanges`, since changes may have slipped through
 the gap; waiters then re-read.
 
 Observers (the product cache) get every notice synchronously, before any listener does, so
@@ -36,6 +36,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure, PyMongoError
 
 from shared.adapters.mongo import PRODUCTS, Document
+from shared.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,13 @@ class ProductChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class Resync:
+class MissedChanges:
     """Changes may have been missed: re-read what you depend on."""
 
     reason: Literal["restart", "swap", "overflow"]
 
 
-Notice = ProductChanged | Resync
+Notice = ProductChanged | MissedChanges
 Observer = Callable[[Notice], None]
 
 
@@ -95,7 +96,7 @@ class Listener:
             # The listener stopped keeping up: replace its backlog by one "you missed some".
             while not self.queue.empty():
                 self.queue.get_nowait()
-            self.queue.put_nowait(Resync("overflow"))
+            self.queue.put_nowait(MissedChanges("overflow"))
 
     async def get(self) -> Notice:
         return await self.queue.get()
@@ -141,16 +142,16 @@ class ChangeFeed:
     async def run(self) -> None:
         """Follow the stream until cancelled, reopening it (from its resume token) on errors."""
         token: Mapping[str, Any] | None = None
-        delay = 0.1
+        backoff = Backoff(first_s=0.1, cap_s=5.0)
         while True:
             try:
                 async with await self._db.watch(
                     _PIPELINE, full_document="updateLookup", start_after=token
                 ) as stream:
                     if token is None:
-                        self._broadcast(Resync("restart"))
+                        self._broadcast(MissedChanges("restart"))
                     self.opened.set()
-                    delay = 0.1
+                    backoff.reset()
                     while stream.alive:
                         change = await stream.try_next()  # a server-side wait of up to 1 s
                         token = stream.resume_token
@@ -168,12 +169,11 @@ class ChangeFeed:
                 log.exception("change feed failed; reopening")
             self.opened.clear()
             REOPENED.inc()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            await backoff.wait()
 
     def _dispatch(self, change: Document) -> None:
         if change["operationType"] in ("rename", "drop"):
-            self._broadcast(Resync("swap"))
+            self._broadcast(MissedChanges("swap"))
             return
         product_id = change["documentKey"]["_id"]
         notice = ProductChanged(product_id, change["operationType"], change.get("fullDocument"))

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from prometheus_client import Counter, Histogram
 
 from services.query.change_feed import ChangeFeed, ProductChanged
-from services.query.documents import Snapshot, snapshot
+from services.query.documents import ProductAnswer, answer
 from services.query.errors import ConsistencyTimeout
+from shared.read_model.documents import ProductDocument
 
-Read = Callable[[], Awaitable[Snapshot | None]]
+ReadAnswer = Callable[[], Awaitable[ProductAnswer | None]]
 
 WAITS = Histogram(
     "catalog_query_min_version_wait_seconds", "Time minVersion queries waited for the projector"
@@ -27,7 +29,7 @@ TIMEOUTS = Counter(
 )
 
 
-def settled(found: Snapshot | None, min_version: int) -> bool:
+def settled(found: ProductAnswer | None, min_version: int) -> bool:
     """Whether waiting longer could change the answer.
 
     A deleted product never gets another version, so its tombstone settles any wait.
@@ -36,8 +38,8 @@ def settled(found: Snapshot | None, min_version: int) -> bool:
 
 
 async def wait_for_version(
-    feed: ChangeFeed, read: Read, product_id: str, min_version: int, timeout_s: float
-) -> Snapshot | None:
+    feed: ChangeFeed, read: ReadAnswer, product_id: str, min_version: int, timeout_s: float
+) -> ProductAnswer | None:
     """The product (tombstone included) once it is at `min_version` or deleted.
 
     Raises ConsistencyTimeout when that takes longer than `timeout_s`. The order — listen,
@@ -58,7 +60,7 @@ async def wait_for_version(
                     notice = await listener.get()
                     if isinstance(notice, ProductChanged) and notice.document is not None:
                         if found is None or notice.document["version"] >= found.version:
-                            found = snapshot(notice.document)
+                            found = answer(cast(ProductDocument, notice.document))
                     else:  # a gap in the feed, a swapped-in collection, or a vanished document
                         found = await read()
         except TimeoutError:

@@ -1,7 +1,7 @@
 """Read-model documents → the shapes of query.graphql.
 
 The read models keep money as Decimal128 so MongoDB filters and sorts on it exactly; clients get
-decimal strings (DESIGN.md §2: never a float). Everything here is pure.
+decimal strings, never a float (docs/architecture.md, "Contracts"). Everything here is pure.
 """
 
 from __future__ import annotations
@@ -12,11 +12,16 @@ from typing import Any
 
 from bson.decimal128 import Decimal128
 
-from services.projector.projections.history import stored_version
+from shared.adapters.mongo import Document
 from shared.domain.money import minor_unit
 from shared.domain.upcasting import upcast
-
-Document = dict[str, Any]
+from shared.read_model.documents import (
+    CategoryStatsDocument,
+    HistoryDocument,
+    PriceDocument,
+    ProductDocument,
+)
+from shared.read_model.history import stored_version
 
 
 def decimal(value: Decimal128 | Decimal | str | int) -> Decimal:
@@ -25,7 +30,7 @@ def decimal(value: Decimal128 | Decimal | str | int) -> Decimal:
     return Decimal(str(value))
 
 
-def amount(value: Decimal128 | Decimal | str | int, currency: str) -> str:
+def amount_text(value: Decimal128 | Decimal | str | int, currency: str) -> str:
     """The amount with exactly the currency's minor unit of decimals, rounded half-up.
 
     Stored prices are already quantized by the projector, so for them this changes nothing; an
@@ -41,18 +46,22 @@ def amount(value: Decimal128 | Decimal | str | int, currency: str) -> str:
         return format(number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), "f")
 
 
-def money(price: Document) -> Document:
-    return {"amount": amount(price["amount"], price["currency"]), "currency": price["currency"]}
+def money_output(price: PriceDocument) -> Document:
+    """A stored price as the schema's Money: the amount as a decimal string."""
+    return {
+        "amount": amount_text(price["amount"], price["currency"]),
+        "currency": price["currency"],
+    }
 
 
-def product(doc: Document) -> Document:
+def product(doc: ProductDocument) -> Document:
     """A Product of the schema from a `products` document (the caller has dropped tombstones)."""
     return {
         "id": doc["_id"],
         "sku": doc["sku"],
         "name": doc["name"],
         "description": doc.get("description"),
-        "price": money(doc["price"]),
+        "price": money_output(doc["price"]),
         "category": doc.get("category"),
         "tags": list(doc.get("tags") or ()),
         "brand": doc.get("brand"),
@@ -62,20 +71,20 @@ def product(doc: Document) -> Document:
     }
 
 
-def live(doc: Document | None) -> Document | None:
+def live(doc: ProductDocument | None) -> Document | None:
     """The Product for a document, or None for no document or a tombstone."""
     if doc is None or doc.get("deleted"):
         return None
     return product(doc)
 
 
-# The Product's fields whose values a Snapshot keeps as they are; the price follows as two.
+# The Product's fields whose values a ProductAnswer keeps as they are; the price follows as two.
 _KEPT: tuple[str, ...] = ("id", "sku", "name", "description", "category", "tags", "brand")
 _KEPT += ("version", "createdAt", "updatedAt")
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class ProductAnswer:
     """What `product(id)` needs of one `products` document: its version, whether it is a
     tombstone, and the Product it answers, shaped already.
 
@@ -100,18 +109,19 @@ class Snapshot:
         return shaped
 
 
-def snapshot(doc: Document) -> Snapshot:
+def answer(doc: ProductDocument) -> ProductAnswer:
+    """What `product(id)` answers from a `products` document."""
     if doc.get("deleted"):
-        return Snapshot(doc["version"], True, None)
+        return ProductAnswer(doc["version"], True, None)
     shaped = product(doc)
     shaped["tags"] = tuple(shaped["tags"])
     price = shaped["price"]
-    return Snapshot(
+    return ProductAnswer(
         doc["version"], False, (*(shaped[f] for f in _KEPT), price["amount"], price["currency"])
     )
 
 
-def event(doc: Document) -> Document:
+def event(doc: HistoryDocument) -> Document:
     """A ProductEvent from a `product_history` document, its data in the latest schema version.
 
     Documents stored before a newer version of their type existed are upcast here, so clients
@@ -127,15 +137,15 @@ def event(doc: Document) -> Document:
     }
 
 
-def category_stats(doc: Document) -> Document:
+def category_stats(doc: CategoryStatsDocument) -> Document:
     currency = doc["currency"]
     return {
         "category": doc["category"],
         "currency": currency,
         "productCount": doc["productCount"],
-        "minPrice": amount(doc["minPrice"], currency),
-        "maxPrice": amount(doc["maxPrice"], currency),
-        "averagePrice": amount(doc["averagePrice"], currency),
+        "minPrice": amount_text(doc["minPrice"], currency),
+        "maxPrice": amount_text(doc["maxPrice"], currency),
+        "averagePrice": amount_text(doc["averagePrice"], currency),
     }
 
 

@@ -1,11 +1,15 @@
-"""Errors only the read side can raise, carrying their GraphQL codes like shared.domain.errors."""
+"""Errors only the read side can raise, with their GraphQL codes (shared/errors.py).
+
+None of them is a refusal of the domain: a read cannot break a rule of the catalog. A
+`minVersion` wait that ran out is its own kind; the others are the infrastructure failing now.
+"""
 
 from __future__ import annotations
 
-from shared.domain.errors import DomainError
+from shared.errors import CatalogError, ServiceUnavailable
 
 
-class ConsistencyTimeout(DomainError):
+class ConsistencyTimeout(CatalogError):
     """The read model did not reach the version a client asked for within the wait's bound.
 
     Not a failure of the write: the event is in the log and will be projected; the client may
@@ -24,27 +28,23 @@ class ConsistencyTimeout(DomainError):
         )
 
 
-class SubscriberTooSlow(DomainError):
+class SubscriberTooSlow(ServiceUnavailable):
     """A subscriber did not take changes as fast as they came, so some were dropped.
 
     Ending the subscription says so instead of silently skipping changes; the client subscribes
     again and re-reads what it needs.
     """
 
-    code = "SERVICE_UNAVAILABLE"
-
     def __init__(self) -> None:
         super().__init__("the subscriber fell too far behind and missed changes; subscribe again")
 
 
-class ReadModelsUnavailable(DomainError):
+class ReadModelsUnavailable(ServiceUnavailable):
     """MongoDB cannot be reached right now (down, restarting, electing a primary).
 
     Nothing is wrong with the query, and nothing is wrong in the code: the same query succeeds
     once MongoDB is back, so the client is told to retry instead of being shown an internal error.
     """
 
-    code = "SERVICE_UNAVAILABLE"
-
     def __init__(self) -> None:
-        super().__init__("the read models cannot be reached right now; retry", retriable=True)
+        super().__init__("the read models cannot be reached right now; retry")

@@ -18,6 +18,7 @@ from services.query.scalars import datetime_scalar
 from shared.adapters.graphql_http import Info, load_sdl
 from shared.adapters.mongo import Document
 from shared.domain.errors import InvalidInput
+from shared.read_model.documents import CategoryStatsDocument, HistoryDocument, ProductDocument
 
 
 def build_schema(
@@ -52,7 +53,10 @@ def build_schema(
     ) -> Document:
         page = listing.page(filter, sort, first, after)
         rows, more = await reads.page(page)
-        edges = [{"cursor": page.cursor(row), "node": documents.product(row)} for row in rows]
+        edges = [
+            {"cursor": page.cursor(row), "node": documents.product(cast(ProductDocument, row))}
+            for row in rows
+        ]
         return {
             "edges": edges,
             "pageInfo": {
@@ -71,7 +75,7 @@ def build_schema(
 
     @query.field("productHistory")
     async def product_history(_: Any, _info: Info, id: str) -> list[Document]:
-        return [documents.event(doc) for doc in await reads.history(id)]
+        return [documents.event(cast(HistoryDocument, doc)) for doc in await reads.history(id)]
 
     @query.field("productAt")
     async def product_at(_: Any, _info: Info, id: str, at: datetime) -> Document | None:
@@ -79,7 +83,10 @@ def build_schema(
 
     @query.field("categories")
     async def categories(*_: Any) -> list[Document]:
-        return [documents.category_stats(doc) for doc in await reads.categories()]
+        return [
+            documents.category_stats(cast(CategoryStatsDocument, doc))
+            for doc in await reads.categories()
+        ]
 
     @query.field("projectionStatus")
     async def projection_status(*_: Any) -> Document:
@@ -87,8 +94,8 @@ def build_schema(
 
     def product_changed_source(
         _: Any, _info: Info, id: str | None = None
-    ) -> subscriptions.ProductChanges:
-        return subscriptions.ProductChanges(feed, id)
+    ) -> subscriptions.ProductChangeStream:
+        return subscriptions.ProductChangeStream(feed, id)
 
     # ariadne's Subscriber type names generators only; graphql-core takes any async iterator.
     subscription.set_source("productChanged", cast("Subscriber", product_changed_source))

@@ -20,16 +20,14 @@ from typing import Any, cast
 from ariadne.validation.query_cost import CostValidator
 from graphql import (
     DocumentNode,
-    FieldNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
     OperationDefinitionNode,
-    SelectionSetNode,
     ValidationContext,
 )
 from graphql.language import SKIP, VisitorAction
 from graphql.validation import ASTValidationRule, ValidationRule
+
+from shared.adapters.graphql_http.selections import selected_fields
 
 MAX_DEPTH = 10
 MAX_COST = 500
@@ -52,14 +50,11 @@ def depth_limit(max_depth: int) -> type[ASTValidationRule]:
     class DepthLimit(ValidationRule):
         """Refuses operations whose fields nest deeper than `max_depth`, fragments included."""
 
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            self._fragments: dict[str, int] = {}
-
         def enter_operation_definition(
             self, node: OperationDefinitionNode, *_: Any
         ) -> VisitorAction:
-            depth = self._depth(node.selection_set, 0, frozenset())
+            fields = selected_fields(self.context, node.selection_set, max_depth)
+            depth = max((d for _, d in fields), default=0)
             if depth > max_depth:
                 self.report_error(
                     GraphQLError(
@@ -69,39 +64,6 @@ def depth_limit(max_depth: int) -> type[ASTValidationRule]:
                     )
                 )
             return SKIP
-
-        def _depth(
-            self, selections: SelectionSetNode | None, above: int, spreading: frozenset[str]
-        ) -> int:
-            """Depth below `above`, stopping once past the limit (bounds the recursion too)."""
-            if selections is None or above > max_depth:
-                return above
-            deepest = above
-            for selection in selections.selections:
-                if isinstance(selection, FieldNode):
-                    if selection.name.value.startswith("__"):
-                        continue
-                    depth = self._depth(selection.selection_set, above + 1, spreading)
-                elif isinstance(selection, InlineFragmentNode):
-                    depth = self._depth(selection.selection_set, above, spreading)
-                elif isinstance(selection, FragmentSpreadNode):
-                    depth = above + self._fragment_depth(selection.name.value, spreading)
-                deepest = max(deepest, depth)
-            return deepest
-
-        def _fragment_depth(self, name: str, spreading: frozenset[str]) -> int:
-            """A fragment's own depth, computed once.
-
-            A cycle counts 0 here: graphql-core's NoFragmentCyclesRule reports it.
-            """
-            if name in self._fragments:
-                return self._fragments[name]
-            fragment = self.context.get_fragment(name)
-            if fragment is None or name in spreading:
-                return 0
-            depth = self._depth(fragment.selection_set, 0, spreading | {name})
-            self._fragments[name] = depth
-            return depth
 
     return DepthLimit
 
@@ -132,8 +94,8 @@ def cost_limit(maximum: int, variables: tuple[tuple[str, int], ...]) -> type[AST
 
     Only integers can be multipliers (`first`), so requests differing in other variables share
     one rule class; and since the class is the same object, QueryCache remembers that a
-    document passed it and skips the walk next time. Building a class and walking the document
-    per request was ~22 % of the query service's CPU (bench/RESULTS.md).
+    document passed it and skips the walk next time, which building a class and walking the
+    document per request would cost (bench/RESULTS.md).
     """
     values = dict(variables)
 

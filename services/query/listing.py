@@ -17,11 +17,11 @@ from bson.decimal128 import Decimal128
 from pymongo import ASCENDING, DESCENDING
 
 from services.query.cursors import Cursor, decode, encode
+from shared.adapters.mongo import Document
 from shared.domain.commands import MAX_CATEGORY, MAX_NAME, MAX_TAG
 from shared.domain.errors import InvalidInput
 from shared.domain.money import minor_unit
 
-Document = dict[str, Any]
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 MAX_NAME_FILTER = MAX_NAME

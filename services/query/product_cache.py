@@ -15,21 +15,22 @@ feed's position: a write becomes visible here when the feed reports it (as it do
   be later still). A document that vanished drops its entry.
 - A miss is read from MongoDB and stored only if nothing that could make it stale was dispatched
   while the read was in flight: no change of that product (MongoDB may have answered with the
-  version before it, which no later notice would correct) and no Resync.
-- A Resync (the stream restarted without its position, a rebuilt read model renamed over
+  version before it, which no later notice would correct) and no MissedChanges.
+- A MissedChanges (the stream restarted without its position, a rebuilt read model renamed over
   `products`, a dropped one) drops every entry. While the feed is closed the cache is bypassed,
   and the first read that finds it closed drops every entry too: the feed may resume from its
   token and report the changes of the outage only later, and a client that read them from
   MongoDB meanwhile must not then be answered older cached ones.
 - Warming (reading the catalog in, up to the cache's size, after every start, swap or outage,
   so that reads do not each pay a miss first) follows the fill rule for each product: one
-  changed since the warm-up began is left to be read on demand; a Resync stops the warm-up.
+  changed since the warm-up began is left to be read on demand; a MissedChanges stops the warm-up.
 - No document is not cached: a creation would arrive as a change of a product the cache does
   not hold, and the gain (ids that do not exist) is not worth that extra rule.
 
-Bounded LRU; `QUERY_PRODUCT_CACHE_SIZE` entries (0 turns the cache off). An entry of the
-benchmark's products (short names and descriptions) costs about 0.9 KB: 100,000 of them took the
-query service from 84 to 178 MB peak RSS. Longer texts cost what they weigh as Python strings.
+Bounded LRU (cachetools' LRUCache); `QUERY_PRODUCT_CACHE_SIZE` entries (0 turns the cache
+off). A read, a fill and a change each count as a use; products read in by a warm-up count as
+used before the requests served meanwhile, so those stay longer. An entry costs about 1 KB,
+more with long texts (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -37,17 +38,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter as Tally
-from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
+from cachetools import LRUCache
 from prometheus_client import Counter, Gauge
 from pymongo.errors import PyMongoError
 
-from services.query.change_feed import ChangeFeed, Notice, Resync
-from services.query.documents import Snapshot, snapshot
+from services.query.change_feed import ChangeFeed, MissedChanges, Notice
+from services.query.documents import ProductAnswer, answer
 from services.query.errors import ReadModelsUnavailable
 from shared.adapters.mongo import Document
+from shared.read_model.documents import ProductDocument
 
 log = logging.getLogger(__name__)
 
@@ -61,35 +63,36 @@ STALE_FILLS = Counter(
 )
 ENTRIES = Gauge("catalog_query_product_cache_entries", "Products held by the product cache")
 
-Read = Callable[[str], Awaitable[Document | None]]
+ReadDocument = Callable[[str], Awaitable[Document | None]]
 Scan = Callable[[int], AsyncIterable[Document]]
 _WARM_RETRY_S = 5.0
 _WARM_SLICE = 64
-# A Snapshot as one flat, exact tuple of immutable values (version, deleted, then the Product's
-# values, if any). CPython's cyclic GC stops tracking such a tuple soon after it is made (at
-# the next collection of its second generation, a matter of milliseconds under load), so 100,000
-# of them add nothing to full collections; kept as Snapshot objects they made each one pause
-# the service for 150-350 ms.
+# A ProductAnswer as one flat, exact tuple of immutable values (version, deleted, then the
+# Product's values, if any). CPython's cyclic GC stops tracking such a tuple soon after it is
+# made, so a whole catalog of them adds nothing to full collections, which objects would make
+# long pauses of (bench/RESULTS.md).
 _Entry = tuple[Any, ...]
 
 
-def _entry(found: Snapshot) -> _Entry:
+def _entry(found: ProductAnswer) -> _Entry:
     return (found.version, found.deleted, *(found.values or ()))
 
 
-def _snapshot(entry: _Entry) -> Snapshot:
-    return Snapshot(entry[0], entry[1], entry[2:] or None)
+def _answer(entry: _Entry) -> ProductAnswer:
+    return ProductAnswer(entry[0], entry[1], entry[2:] or None)
 
 
 class ProductCache:
-    def __init__(self, feed: ChangeFeed, read: Read, size: int, scan: Scan | None = None) -> None:
+    def __init__(
+        self, feed: ChangeFeed, read: ReadDocument, size: int, scan: Scan | None = None
+    ) -> None:
         """`read` finds one product's document; `scan`, if given, yields up to n of them to
         warm the cache with."""
         self._feed = feed
         self._read = read
         self._scan = scan
         self._size = size
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: LRUCache[str, _Entry] = LRUCache(maxsize=max(size, 1))
         # Bumped whenever every entry is dropped: a fill started before must not be stored.
         self._epoch = 0
         # Counts the product changes dispatched; `_changed` keeps, only for products with a
@@ -98,6 +101,7 @@ class ProductCache:
         self._changed: dict[str, int] = {}
         self._filling: Tally[str] = Tally()
         self._warm_changed: set[str] | None = None  # while warming: products changed since
+        self._warm_used: set[str] = set()  # while warming: products requests used
         self._emptied = asyncio.Event()
         if size > 0:
             feed.observe(self._observe)
@@ -106,14 +110,15 @@ class ProductCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get(self, product_id: str) -> Snapshot | None:
-        """The product's snapshot (tombstones included), from memory when held."""
+    async def get(self, product_id: str) -> ProductAnswer | None:
+        """The product's answer (tombstones included), from memory when held."""
         if self._size > 0 and self._feed.opened.is_set():
-            entry = self._entries.get(product_id)
+            entry = self._entries.get(product_id)  # a use: now the most recent
             if entry is not None:
-                self._entries.move_to_end(product_id)
+                if self._warm_changed is not None:
+                    self._warm_used.add(product_id)
                 HITS.inc()
-                return _snapshot(entry)
+                return _answer(entry)
             MISSES.inc()
             return await self._fill(product_id)
         if self._entries:
@@ -122,7 +127,7 @@ class ProductCache:
             self._epoch += 1
         MISSES.inc()
         doc = await self._read(product_id)
-        return None if doc is None else snapshot(doc)
+        return None if doc is None else answer(cast(ProductDocument, doc))
 
     async def run(self) -> None:
         """Warms the cache whenever it was emptied while the feed is (again) open; until cancelled."""
@@ -154,18 +159,20 @@ class ProductCache:
                 if len(self._entries) >= self._size:
                     return
                 try:
-                    entry = _entry(snapshot(doc))
+                    entry = _entry(answer(cast(ProductDocument, doc)))
                 except Exception:  # left to fail on its own reads, not to stop the warm-up
                     log.exception("could not cache product %s", product_id)
                     continue
                 self._entries[product_id] = entry
-                self._entries.move_to_end(product_id, last=False)  # requests' entries stay newer
                 if len(self._entries) % _WARM_SLICE == 0:
                     await asyncio.sleep(0)  # let requests in: a batch is shaped in one go otherwise
         finally:
             self._warm_changed = None
+            for product_id in self._warm_used:  # what requests used stays newer than the rest
+                self._entries.get(product_id)
+            self._warm_used.clear()
 
-    async def _fill(self, product_id: str) -> Snapshot | None:
+    async def _fill(self, product_id: str) -> ProductAnswer | None:
         epoch, changes = self._epoch, self._changes
         self._filling[product_id] += 1
         try:
@@ -179,20 +186,19 @@ class ProductCache:
                 changed = self._changed.pop(product_id, 0)
         if doc is None:
             return None
-        entry = snapshot(doc)
+        entry = answer(cast(ProductDocument, doc))
         if epoch != self._epoch or changed > changes or not self._feed.opened.is_set():
             STALE_FILLS.inc()
             return entry
         held = self._entries.get(product_id)
         if held is None or held[0] <= entry.version:
-            self._entries[product_id] = _entry(entry)
-        self._entries.move_to_end(product_id)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+            self._entries[product_id] = _entry(entry)  # the least recently used goes if full
+        if self._warm_changed is not None:
+            self._warm_used.add(product_id)
         return entry
 
     def _observe(self, notice: Notice) -> None:
-        if isinstance(notice, Resync):
+        if isinstance(notice, MissedChanges):
             self._drop()
             return
         self._changes += 1
@@ -209,7 +215,7 @@ class ProductCache:
             del self._entries[product_id]
         elif doc["version"] >= held[0]:
             try:
-                self._entries[product_id] = _entry(snapshot(doc))
+                self._entries[product_id] = _entry(answer(cast(ProductDocument, doc)))
             except Exception:
                 # Raising here would stop the feed for every listener, on this change each
                 # time it reopens. The product's own reads will fail the way this did.

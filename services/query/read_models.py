@@ -11,7 +11,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar, cast
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, OperationFailure
@@ -20,6 +20,7 @@ from services.query import point_in_time
 from services.query.errors import ReadModelsUnavailable
 from services.query.listing import Page
 from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, PROJECTION_STATUS, Document
+from shared.read_model.documents import HistoryDocument, ProductDocument
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -88,9 +89,10 @@ class ReadModels:
         return await cursor.to_list()
 
     @survives_swap
-    async def product_at(self, product_id: str, at: datetime) -> Document | None:
+    async def product_at(self, product_id: str, at: datetime) -> ProductDocument | None:
         cursor = self._db[HISTORY].find({"productId": product_id, "occurredAt": {"$lte": at}})
-        return point_in_time.fold(await cursor.sort("version", 1).to_list(), at)
+        entries = cast(list[HistoryDocument], await cursor.sort("version", 1).to_list())
+        return point_in_time.fold(entries, at)
 
     @survives_swap
     async def categories(self) -> list[Document]:

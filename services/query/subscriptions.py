@@ -7,10 +7,13 @@ subscriber sees one change at the last version.
 
 from __future__ import annotations
 
+from typing import cast
+
 from services.query import documents
-from services.query.change_feed import ChangeFeed, ProductChanged, Resync
+from services.query.change_feed import ChangeFeed, MissedChanges, ProductChanged
 from services.query.errors import SubscriberTooSlow
 from shared.adapters.mongo import Document
+from shared.read_model.documents import ProductDocument
 
 
 def change(notice: ProductChanged, doc: Document) -> Document:
@@ -25,11 +28,11 @@ def change(notice: ProductChanged, doc: Document) -> Document:
         "id": notice.product_id,
         "type": kind,
         "version": doc["version"],
-        "product": documents.live(doc),
+        "product": documents.live(cast(ProductDocument, doc)),
     }
 
 
-class ProductChanges:
+class ProductChangeStream:
     """Changes of one product, or of all with None, until the client unsubscribes.
 
     An iterator object rather than an async generator, so that the listener joins the feed as
@@ -47,13 +50,13 @@ class ProductChanges:
         self._feed = feed
         self._listener = feed.add(product_id)
 
-    def __aiter__(self) -> ProductChanges:
+    def __aiter__(self) -> ProductChangeStream:
         return self
 
     async def __anext__(self) -> Document:
         while True:
             notice = await self._listener.get()
-            if isinstance(notice, Resync):
+            if isinstance(notice, MissedChanges):
                 if notice.reason == "overflow":
                     await self.aclose()
                     raise SubscriberTooSlow()

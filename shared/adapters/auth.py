@@ -9,12 +9,12 @@ the provider's public key (the services then hold nothing that can mint a token)
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
+from cachetools import TLRUCache
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -38,7 +38,8 @@ class TokenVerifier:
 
     Clients reuse one token for many requests, and checking a signature costs more than the
     rest of a small mutation's HTTP handling. A remembered token is still refused after its
-    `exp`; the memory is bounded.
+    `exp` (cachetools' TLRUCache drops each entry at its token's expiry); the memory is bounded,
+    the least recently used token going first.
     """
 
     def __init__(
@@ -53,8 +54,9 @@ class TokenVerifier:
         self._algorithm = algorithm
         self._issuer = issuer
         self._audience = audience
-        self._remember = remember
-        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._verified: TLRUCache[str, tuple[Principal, float]] = TLRUCache(
+            maxsize=remember, ttu=_expiry, timer=time.time
+        )
 
     def verify(self, authorization: str | None) -> Principal:
         """The principal of an `Authorization: Bearer <jwt>` header value."""
@@ -65,12 +67,10 @@ class TokenVerifier:
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("the Authorization header must be 'Bearer <jwt>'")
         known = self._verified.get(token)
-        if known is not None and known[1] > time.time():
+        if known is not None:
             return known[0]
         principal, expires = self._decode(token)
         self._verified[token] = (principal, expires)
-        if len(self._verified) > self._remember:
-            self._verified.popitem(last=False)
         return principal
 
     def _decode(self, token: str) -> tuple[Principal, float]:
@@ -91,6 +91,10 @@ class TokenVerifier:
         if not isinstance(subject, str) or not subject or len(subject) > 256:
             raise Unauthenticated("the bearer token's sub claim must be a non-empty string")
         return Principal(subject), float(claims["exp"])
+
+
+def _expiry(_token: str, verified: tuple[Principal, float], _now: float) -> float:
+    return verified[1]
 
 
 def verifier(settings: HttpSettings) -> TokenVerifier | None:

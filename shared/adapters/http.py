@@ -3,7 +3,6 @@ edge guards of the GraphQL services (request-body limit, CORS)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, suppress
@@ -17,15 +16,15 @@ from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from shared.adapters import private_api
 from shared.settings import HttpSettings
 
 ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
 MAX_CORRELATION_ID = 128
 CORRELATION_HEADER = "X-Correlation-ID"
 # FastAPI's native OpenTelemetry support looks for configured providers on every request (three
-# os.environ lookups), which was ~9% of the command service's CPU under load (bench/RESULTS.md).
+# os.environ lookups), a cost on every request measured in bench/RESULTS.md.
 # The services export no traces, metrics or logs through OpenTelemetry (metrics are Prometheus);
 # whoever wires OpenTelemetry in turns these back on.
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
@@ -52,7 +51,7 @@ def service_app(
     ready: ReadyCheck,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the operational endpoints of DESIGN.md §2 already in place.
+    """A FastAPI app with the operational endpoints already in place (docs/architecture.md, Contracts).
 
     `ready` names each dependency with whether it is usable; /ready is 200 only if all are.
     """
@@ -169,84 +168,6 @@ def guard_edge(app: FastAPI, settings: HttpSettings) -> None:
         )
 
 
-class _CoalescingTransport(asyncio.Transport):
-    """Sends what is written to it within one turn of the event loop as one write.
-
-    uvicorn writes a response's head and its body separately, each a send() system call that
-    also wakes the client: at the query service's 2,000 req/s on two shared cores that was a
-    sixth of its CPU per request (bench/RESULTS.md) and kept the load generator busier still.
-    The body follows the head within the same turn, so holding writes until the turn ends
-    makes them one, and changes nothing else: bytes go out in the order written, at most one
-    turn later, and closing sends what was held first.
-    """
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__()
-        self._transport = transport
-        self._loop = loop
-        self._held: list[bytes] = []
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not self._held:
-            self._loop.call_soon(self.flush)
-        self._held.append(bytes(data))
-
-    def flush(self) -> None:
-        if self._held:
-            data = b"".join(self._held)
-            self._held.clear()
-            if not self._transport.is_closing():
-                self._transport.write(data)
-
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
-
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._transport.get_extra_info(name, default)
-
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._transport.set_protocol(protocol)
-
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._transport.get_protocol()
-
-    def pause_reading(self) -> None:
-        self._transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        self._transport.resume_reading()
-
-    def is_reading(self) -> bool:
-        return self._transport.is_reading()
-
-    def abort(self) -> None:
-        self._held.clear()
-        self._transport.abort()
-
-
-class _HttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, writing through a _CoalescingTransport.
-
-    A connection upgraded to a WebSocket gets the socket's own transport: its frames are not
-    request/response pairs, and its protocol takes the transport over for good.
-    """
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._socket_transport = transport
-        self.transport = _CoalescingTransport(transport, self.loop)
-
-    def handle_websocket_upgrade(self) -> None:
-        if isinstance(self.transport, _CoalescingTransport):
-            self.transport.flush()  # anything written before the upgrade goes first
-        self.transport = self._socket_transport
-        super().handle_websocket_upgrade()
-
-
 def serve(app: Any, host: str, port: int, max_message_bytes: int = 16 * 1024 * 1024) -> None:
     """Run under uvicorn with uvloop and httptools (writing each response in one go), logging
     through our JSON handler."""
@@ -255,7 +176,7 @@ def serve(app: Any, host: str, port: int, max_message_bytes: int = 16 * 1024 * 1
         host=host,
         port=port,
         loop="uvloop",
-        http=_HttpToolsProtocol,
+        http=private_api.coalescing_http_protocol(),
         log_config=None,
         ws="websockets-sansio",
         ws_max_size=max_message_bytes,

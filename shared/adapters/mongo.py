@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from decimal import Context, Decimal
 from typing import Any
 
-from bson.decimal128 import Decimal128
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.read_concern import ReadConcern
@@ -25,31 +23,6 @@ PROJECTION_STATUS = "projection_status"
 PROJECTION_CONTROL = "projection_control"
 
 Document = dict[str, Any]
-
-_EXPONENT_BIAS = 6176
-_EXPONENTS = range(-6176, 6112)  # what Decimal128 holds unchanged (no clamping, no rounding)
-_LOW_BITS = (1 << 64) - 1
-_EXACT = Context(prec=34, Emax=999_999, Emin=-999_999)  # a 34-digit coefficient, unrounded
-
-
-def decimal128(value: Decimal) -> Decimal128:
-    """`Decimal128(value)`, without bson's pure-Python encoder for the common case.
-
-    bson encodes a Decimal bit by bit in Python: in a rebuild that was 11 % of the CPU, one
-    price per event. A finite value of at most 34 digits whose exponent Decimal128 holds as it
-    is packs straight into the binary integer decimal layout — sign, biased exponent, and the
-    coefficient (< 10**34 < 2**113) across the high and low 64 bits. Anything else goes through
-    bson's own constructor, which rounds, clamps or refuses it; tests/unit/test_decimal128.py
-    holds the two to the same bits.
-    """
-    sign, digits, exponent = value.as_tuple()
-    if not isinstance(exponent, int) or len(digits) > 34 or exponent not in _EXPONENTS:
-        return Decimal128(value)
-    coefficient = int(value.copy_abs().scaleb(-exponent, _EXACT))
-    high = (sign << 63) | ((exponent + _EXPONENT_BIAS) << 49) | (coefficient >> 64)
-    # (high, low) is a documented constructor form; bson's type hints leave it out
-    return Decimal128((high, coefficient & _LOW_BITS))  # type: ignore[arg-type]
-
 
 # Live products only, with the id as the last key so sorts are total and cursors stable.
 _PRODUCT_INDEXES = [

@@ -17,6 +17,8 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -59,6 +61,15 @@ Tag = Annotated[
 Tags = Annotated[tuple[Tag, ...], Field(max_length=MAX_TAGS)]
 Version = Annotated[int, Field(ge=0)]
 
+# createProduct without an `id` names the product UUIDv5(PRODUCT_ID_NAMESPACE, commandId): a
+# retried create lands on the same product, whose recent commands answer the retry.
+PRODUCT_ID_NAMESPACE = uuid.UUID("5f0c8a4e-1d2b-4c3a-9e8f-7a6b5c4d3e2f")
+
+
+def product_id_for(command_id: str) -> str:
+    """The id a create without one gets: derived from its commandId, so retries agree on it."""
+    return str(uuid.uuid5(PRODUCT_ID_NAMESPACE, command_id))
+
 
 class Command(BaseModel):
     model_config = ConfigDict(
@@ -69,7 +80,7 @@ class Command(BaseModel):
 
 
 class CreateProduct(Command):
-    id: ProductId = Field(default_factory=lambda: str(uuid.uuid4()))
+    id: ProductId
     sku: Sku
     name: Name
     description: Description | None = None
@@ -77,6 +88,20 @@ class CreateProduct(Command):
     category: Category | None = None
     tags: Tags = ()
     brand: Brand | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _id_from_command_id(cls, data: Any) -> Any:
+        """A create without an id gets one derived from its commandId (a new one if absent)."""
+        if not isinstance(data, dict) or "id" in data:
+            return data
+        command_id = data.get("commandId", data.get("command_id"))
+        if command_id is None:
+            command_id = str(uuid.uuid4())
+            data = {**data, "commandId": command_id}
+        if not isinstance(command_id, str) or not 0 < len(command_id) <= 128:
+            return data  # the commandId's own validation refuses it, naming that field
+        return {**data, "id": product_id_for(command_id)}
 
 
 class ProductChanges(BaseModel):
@@ -90,6 +115,19 @@ class ProductChanges(BaseModel):
     category: Category | None = None
     tags: Tags | None = None
     brand: Brand | None = None
+
+    @field_validator("name", "price", mode="before")
+    @classmethod
+    def _not_cleared(cls, value: Any) -> Any:
+        """Only sent values reach here: a product always has a name and a price."""
+        if value is None:
+            raise ValueError("cannot be cleared")
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _null_clears_tags(cls, value: Any) -> Any:
+        return () if value is None else value
 
     def sent(self) -> dict[str, Any]:
         """The fields the client sent, with their values (None clears an optional field)."""
@@ -109,7 +147,6 @@ class DeleteProduct(Command):
 
 AnyCommand = CreateProduct | UpdateProduct | DeleteProduct
 
-_REQUIRED_ON_UPDATE = ("name", "price")
 C = TypeVar("C", bound=BaseModel)
 
 
@@ -122,15 +159,3 @@ def parse(model: type[C], data: dict[str, Any]) -> C:
         field = ".".join(str(part) for part in first["loc"] if not isinstance(part, int))
         message = first["msg"].removeprefix("Value error, ")
         raise InvalidInput(field or "input", message) from None
-
-
-def parse_update(data: dict[str, Any]) -> UpdateProduct:
-    """An update's changes sit beside its id in the GraphQL input; split them out."""
-    meta: dict[str, Any] = {k: data[k] for k in ("id", "expectedVersion", "commandId") if k in data}
-    changes = {k: v for k, v in data.items() if k not in meta}
-    for field in _REQUIRED_ON_UPDATE:
-        if field in changes and changes[field] is None:
-            raise InvalidInput(field, "cannot be cleared")
-    if "tags" in changes and changes["tags"] is None:
-        changes["tags"] = []
-    return parse(UpdateProduct, {**meta, "changes": parse(ProductChanges, changes)})

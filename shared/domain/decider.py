@@ -11,9 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from shared.domain.commands import AnyCommand, CreateProduct, DeleteProduct, UpdateProduct
-from shared.domain.errors import AlreadyExists, ConcurrencyConflict, NotFound, ProductDeleted
-from shared.domain.events import ProductCreated, ProductEvent, ProductUpdated
-from shared.domain.events import ProductDeleted as ProductDeletedEvent
+from shared.domain.errors import AlreadyExists, ConcurrencyConflict, NotFound, ProductIsDeleted
+from shared.domain.events import ProductCreated, ProductDeleted, ProductEvent, ProductUpdated
 from shared.domain.money import Money
 
 
@@ -54,7 +53,7 @@ def decide(command: AnyCommand, state: State) -> list[ProductEvent]:
         ]
     product = _existing(command, state)
     if isinstance(command, DeleteProduct):
-        return [ProductDeletedEvent(id=product.id)]
+        return [ProductDeleted(id=product.id)]
     changed = {
         field: value
         for field, value in command.changes.sent().items()
@@ -69,7 +68,7 @@ def _existing(command: UpdateProduct | DeleteProduct, state: State) -> Product:
     if state is None:
         raise NotFound(f"product {command.id} does not exist")
     if state.deleted:
-        raise ProductDeleted(f"product {command.id} was deleted")
+        raise ProductIsDeleted(f"product {command.id} was deleted")
     if command.expected_version is not None and command.expected_version != state.version:
         raise ConcurrencyConflict(command.expected_version, state.version)
     return state

@@ -1,32 +1,12 @@
-"""Domain errors. Each carries the GraphQL error code of DESIGN.md §2 so entrypoints need no mapping table."""
+"""Refusals of the domain. Each carries its GraphQL error code (docs/architecture.md, "Errors"), so entrypoints need no mapping table."""
 
 from __future__ import annotations
 
-from typing import Any
+from shared.errors import CatalogError
 
 
-class DomainError(Exception):
-    """A command was refused. Nothing is appended for a refused command."""
-
-    code = "BAD_REQUEST"
-
-    def __init__(self, message: str, **extensions: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.extensions: dict[str, Any] = extensions
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            type(self) is type(other)
-            and isinstance(other, DomainError)
-            and (self.message, self.extensions) == (other.message, other.extensions)
-        )
-
-    def __hash__(self) -> int:
-        return hash((type(self), self.message))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, {self.extensions!r})"
+class DomainError(CatalogError):
+    """A command was refused by the domain's rules. Nothing is appended for a refused command."""
 
 
 class InvalidInput(DomainError):
@@ -45,7 +25,10 @@ class AlreadyExists(DomainError):
     code = "ALREADY_EXISTS"
 
 
-class ProductDeleted(DomainError):
+class ProductIsDeleted(DomainError):
+    """The command needs a live product, and this one was deleted (not the event: that is
+    `shared.domain.events.ProductDeleted`)."""
+
     code = "PRODUCT_DELETED"
 
 

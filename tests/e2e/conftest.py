@@ -30,7 +30,7 @@ def stack(infra: Infra, contract_checked_topics: list[str]) -> Iterator[Stack]:
         "MONGODB_URL": infra.mongodb_url,
         "MONGODB_DATABASE": f"e2e_{run}",
         "EVENTS_TOPIC": f"e2e-events-{run}",
-        "COMMAND_TRANSACTIONAL_ID": f"e2e-command-{run}",
+        "COMMAND_GROUP_ID": f"e2e-command-{run}",
         "PROJECTOR_GROUP_ID": f"e2e-projector-{run}",
         "PROJECTOR_INSTANCE_ID": f"e2e-projector-{run}",
     }

@@ -113,7 +113,6 @@ def cluster_env(cluster: NativeCluster) -> dict[str, str]:
         **cluster.service_env,
         "MONGODB_DATABASE": f"test_cluster_{run}",
         "EVENTS_TOPIC": topic,
-        "COMMAND_TRANSACTIONAL_ID": f"test-command-{run}",
         "COMMAND_GROUP_ID": f"test-command-{run}",
         "PROJECTOR_GROUP_ID": f"test-projector-{run}",
         # no PROJECTOR_INSTANCE_ID: each projector derives its own from its port

@@ -1,10 +1,11 @@
 """What every fuzz case must satisfy, and the ledger that ties appended events to answers.
 
 A response must be a GraphQL response (`data` and/or a non-empty `errors` list), and every error
-must carry an `extensions.code` of the documented set (DESIGN.md §2, README "Errors"). The fuzz is
-stricter than the contract in one respect: it runs against a healthy Kafka and MongoDB, where
-INTERNAL_SERVER_ERROR (a resolver raised something unexpected) and SERVICE_UNAVAILABLE (the log
-did not take a write) can only mean a bug, so they fail the case like a 5xx would.
+must carry an `extensions.code` of the documented set (docs/architecture.md, "Contracts"; README
+"Errors"). The fuzz is stricter than the contract in one respect: it runs against a healthy
+Kafka and MongoDB, where INTERNAL_SERVER_ERROR (a resolver raised something unexpected) and
+SERVICE_UNAVAILABLE (the log did not take a write) can only mean a bug, so they fail the case
+like a 5xx would.
 
 The ledger reads the event topic as it grows (read_committed, like any consumer) and checks,
 request by request, that the records appended are exactly the events that the request's
@@ -22,6 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from shared.adapters import private_api
 from tests.fuzz.strategies import EVENT_ID_KEY
 from tests.support.kafka import Record, by_product, read_all
 
@@ -135,8 +137,7 @@ class Ledger:
         try:
             # As tests.support.kafka.read_all: an unsubscribed consumer's cached metadata may not
             # know the topic yet, so ask the cluster.
-            cluster = await self._consumer._client.fetch_all_metadata()
-            partitions = cluster.partitions_for_topic(self._topic)
+            partitions = await private_api.topic_partitions(self._consumer, self._topic)
             assert partitions, f"topic {self._topic} does not exist"
         except BaseException:
             await self._consumer.stop()
@@ -202,7 +203,7 @@ class Ledger:
 
     async def check_whole_topic(self) -> list[Record]:
         """The topic read afresh from offset 0 holds exactly the events the ledger accounted,
-        and each product's ce_sequence runs 1, 2, 3 … without a gap (DESIGN.md §3.2)."""
+        and each product's ce_sequence runs 1, 2, 3 … without a gap (docs/architecture.md, invariant 2)."""
         records = await read_all(self._bootstrap, self._topic)
         for product_id, events in by_product(records).items():
             sequences = [r.sequence for r in events]

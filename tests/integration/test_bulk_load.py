@@ -104,7 +104,8 @@ async def test_the_bulk_pass_writes_what_the_live_writer_writes(
 async def test_an_event_after_a_hole_is_counted_and_not_applied(
     db: AsyncDatabase[dict[str, Any]], max_products: int
 ) -> None:
-    from shared.domain.commands import CreateProduct, parse, parse_update
+    from services.command.graphql import update_command
+    from shared.domain.commands import CreateProduct, parse
 
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     log, _ = write_side(
@@ -115,7 +116,7 @@ async def test_an_event_after_a_hole_is_counted_and_not_applied(
             )
             for pid in (first, second)
         ]
-        + [parse_update({"id": first, "name": name}) for name in ("B", "C")]
+        + [update_command({"id": first, "name": name}) for name in ("B", "C")]
     )
     without_b = [e for e in log if not (e.product_id == first and e.sequence == 2)]
     suffix = f"_gap{max_products}"

@@ -13,9 +13,11 @@ import httpx
 import orjson
 import pytest
 
+from services.command.routing import partition_for
+from shared.domain.commands import PRODUCT_ID_NAMESPACE
 from tests.support import auth
 from tests.support.kafka import assert_gapless, read_all
-from tests.support.services import Service, graphql
+from tests.support.services import Service, graphql, id_in, ownership, wait_until_shared
 
 CREATE = """mutation($input: CreateProductInput!) {
   createProduct(input: $input) { id version eventId position { partition offset } } }"""
@@ -252,30 +254,96 @@ async def test_a_retried_command_id_returns_the_first_answer_even_after_a_restar
     assert [r.sequence for r in records] == [1, 2]
 
 
-async def test_a_second_instance_fences_the_first_and_the_log_stays_gapless(
-    command: Service, http: httpx.AsyncClient, kafka_bootstrap: str
-) -> None:
-    pid = (await mutate(http, command, CREATE, product_input()))["data"]["createProduct"]["id"]
-    assert (await mutate(http, command, UPDATE, {"id": pid, "name": "one"}))["data"][
-        "updateProduct"
-    ]["version"] == 2
-    second = Service(
-        "command", {k: v for k, v in command.env.items() if k != "COMMAND_PORT"}
-    ).start()
+@pytest.fixture
+def pair(command: Service) -> Iterator[tuple[Service, Service]]:
+    """A second instance in the same group: the two share the partitions."""
+    second = Service("command", {k: v for k, v in command.env.items() if k != "COMMAND_PORT"})
+    second.start()
     try:
-        # The first instance has not heard yet; its next write must be refused, not appended.
-        stale = await mutate(http, command, UPDATE, {"id": pid, "name": "from the old one"})
-        assert code(stale) == "SERVICE_UNAVAILABLE", stale
-        status, body = command.ready()
-        assert status == 503 and body["checks"]["writer"] is False
-        assert (
-            code(await mutate(http, command, UPDATE, {"id": pid, "name": "again"}))
-            == "SERVICE_UNAVAILABLE"
-        )
-        fresh = await mutate(http, second, UPDATE, {"id": pid, "name": "from the new one"})
-        assert fresh["data"]["updateProduct"]["version"] == 3
+        wait_until_shared(command, second)
+        yield command, second
     finally:
         second.stop()
-    records = await read_all(kafka_bootstrap, command.env["EVENTS_TOPIC"])
-    assert [r.sequence for r in records] == [1, 2, 3]
-    assert orjson.loads(records[-1].value)["name"] == "from the new one"
+
+
+async def test_a_second_instance_shares_the_partitions_and_either_answers_any_mutation(
+    pair: tuple[Service, Service], http: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    first, second = pair
+    owners = ownership(first)["owners"]
+    assert set(owners.values()) == {first.url, second.url}
+    # Two products in every partition, each created through the instance that does NOT own it.
+    created = []
+    for pid in [id_in(p) for p in range(6) for _ in range(2)]:
+        owner = owners[str(partition_for(pid, 6))]
+        other = second if owner == first.url else first
+        body = await mutate(http, other, CREATE, product_input(id=pid))
+        created.append(body["data"]["createProduct"])
+    partitions = {c["position"]["partition"] for c in created}
+    assert partitions == set(range(6))
+    for answer in created:
+        pid = answer["id"]
+        owner = owners[str(answer["position"]["partition"])]
+        other = second if owner == first.url else first
+        # Through the non-owner, refusals come back exactly as the owner gives them ...
+        conflict = await mutate(http, other, UPDATE, {"id": pid, "name": "x", "expectedVersion": 9})
+        assert conflict["errors"][0]["extensions"] == {
+            "code": "CONCURRENCY_CONFLICT",
+            "expectedVersion": 9,
+            "actualVersion": 1,
+        }
+        assert (
+            conflict["errors"][0]["message"] == "expected version 9 but the product is at version 1"
+        )
+        exists = await mutate(http, other, CREATE, product_input(id=pid))
+        assert code(exists) == "ALREADY_EXISTS"
+    # ... and validation refuses with the same field on either instance, before any routing.
+    for service in pair:
+        bad = await mutate(
+            http, service, CREATE, product_input(price={"amount": "1.999", "currency": "EUR"})
+        )
+        assert bad["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "price.amount"}
+    records = await read_all(kafka_bootstrap, first.env["EVENTS_TOPIC"])
+    assert sorted(r.headers["ce_id"] for r in records) == sorted(c["eventId"] for c in created)
+    assert all(
+        r.partition == c["position"]["partition"]
+        for r in records
+        for c in created
+        if c["id"] == r.key
+    )
+
+
+async def test_fifty_concurrent_updates_through_both_instances_one_wins(
+    pair: tuple[Service, Service], http: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    first = pair[0]
+    pid = (await mutate(http, first, CREATE, product_input()))["data"]["createProduct"]["id"]
+    bodies = await asyncio.gather(
+        *(
+            mutate(
+                http, pair[i % 2], UPDATE, {"id": pid, "name": f"Name {i}", "expectedVersion": 1}
+            )
+            for i in range(50)
+        )
+    )
+    assert Counter(code(b) or "OK" for b in bodies) == {"OK": 1, "CONCURRENCY_CONFLICT": 49}
+    records = await read_all(kafka_bootstrap, first.env["EVENTS_TOPIC"])
+    assert [r.sequence for r in records] == [1, 2]
+
+
+async def test_a_retried_create_without_id_lands_on_the_same_product_through_any_instance(
+    pair: tuple[Service, Service], http: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    first = pair[0]
+    answers = await asyncio.gather(
+        *(
+            mutate(http, pair[i % 2], CREATE, product_input(commandId="same-create"))
+            for i in range(10)
+        )
+    )
+    assert all(a == answers[0] for a in answers)
+    assert answers[0]["data"]["createProduct"]["id"] == str(
+        uuid.uuid5(PRODUCT_ID_NAMESPACE, "same-create")
+    )
+    records = await read_all(kafka_bootstrap, first.env["EVENTS_TOPIC"])
+    assert len(records) == 1

@@ -238,6 +238,8 @@ async def test_production_mode_hides_the_schema_and_takes_cors_origins_from_conf
             assert body["errors"] and "introspection" in body["errors"][0]["message"].lower()
             page = await http.get(service.graphql_url, headers={"accept": "text/html"})
             assert page.status_code == 405
+            assets = await http.get(f"{service.graphql_url}/assets/manifest.json")
+            assert assets.status_code == 404  # GraphiQL's files are not served either
             allowed = await http.options(service.graphql_url, headers=preflight("shop"))
             assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
             assert "authorization" in allowed.headers["access-control-allow-headers"]
@@ -307,6 +309,14 @@ async def test_a_request_that_runs_too_long_answers_a_retriable_timeout(
         assert response.status_code == 200
         assert codes(response) == ["REQUEST_TIMEOUT"]
         assert response.json()["errors"][0]["extensions"]["retriable"] is True
+        # Execution had begun, so `data` is null, not absent: 200 under the spec's media type too.
+        assert response.json()["data"] is None
+        strict = await http.post(
+            service.graphql_url,
+            json={"query": query, "variables": {"id": str(uuid.uuid4())}},
+            headers={"Accept": "application/graphql-response+json"},
+        )
+        assert strict.status_code == 200 and codes(strict) == ["REQUEST_TIMEOUT"]
         assert service.ready()[0] == 200
     finally:
         service.stop()

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.command.graphql import update_command
 from services.projector.writer import GUARDED_BATCH, ReadModelWriter
 from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, ensure_indexes
-from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
+from shared.domain.commands import CreateProduct, DeleteProduct, parse
 from shared.domain.decider import Product, evolve
 from shared.envelope import Envelope
 from tests.support.read_models import (
@@ -104,7 +105,8 @@ async def test_any_log_in_any_batches_with_redeliveries_projects_to_the_fold(
 async def test_an_event_after_a_hole_is_refused_not_applied(
     db: AsyncDatabase[dict[str, Any]],
 ) -> None:
-    from shared.domain.commands import CreateProduct, parse, parse_update
+    from services.command.graphql import update_command
+    from shared.domain.commands import CreateProduct, parse
     from tests.support.strategies import creates, updates  # noqa: F401 - documents where the data comes from
 
     pid = str(uuid.uuid4())
@@ -114,8 +116,8 @@ async def test_an_event_after_a_hole_is_refused_not_applied(
                 CreateProduct,
                 {"id": pid, "sku": "S", "name": "A", "price": {"amount": "1", "currency": "EUR"}},
             ),
-            parse_update({"id": pid, "name": "B"}),
-            parse_update({"id": pid, "name": "C"}),
+            update_command({"id": pid, "name": "B"}),
+            update_command({"id": pid, "name": "C"}),
         ]
     )
     writer = ReadModelWriter(db, "_gap")
@@ -124,33 +126,6 @@ async def test_an_event_after_a_hole_is_refused_not_applied(
     assert result.applied == 0 and [(e.sequence, found) for e, found in result.gaps] == [(3, 1)]
     doc = await db[PRODUCTS + "_gap"].find_one({"_id": pid})
     assert doc is not None and (doc["name"], doc["version"]) == ("A", 1)
-
-
-async def test_statistics_written_before_the_running_sum_are_recomputed_once(
-    db: AsyncDatabase[dict[str, Any]],
-) -> None:
-    from shared.domain.commands import CreateProduct, parse
-
-    def create(price: str) -> Any:
-        return parse(
-            CreateProduct,
-            {
-                "sku": "S",
-                "name": "A",
-                "category": "old",
-                "price": {"amount": price, "currency": "EUR"},
-            },
-        )
-
-    log, states = write_side([create("10.00"), create("20.00"), create("30.00")])
-    writer = ReadModelWriter(db, "_legacy")
-    await writer.apply(log[:2])
-    # what the earlier projector left: statistics without a running sum
-    await db[CATEGORY_STATS + "_legacy"].update_many({}, {"$unset": {"priceSum": ""}})
-    await writer.apply(log[2:])
-    stats = [d async for d in db[CATEGORY_STATS + "_legacy"].find()]
-    assert actual_stats(stats) == rounded(expected_stats(list(states.values())))
-    assert stats[0]["priceSum"].to_decimal() == 60
 
 
 def create(n: int, amount: str, category: str = "cups") -> Any:
@@ -167,7 +142,7 @@ def create(n: int, amount: str, category: str = "cups") -> Any:
 
 
 def update(n: int, **changes: Any) -> Any:
-    return parse_update({"id": IDS[n], **changes})
+    return update_command({"id": IDS[n], **changes})
 
 
 EUR = {"currency": "EUR"}

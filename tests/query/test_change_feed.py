@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from services.query.change_feed import ChangeFeed, Listener, ProductChanged, Resync
+from services.query.change_feed import ChangeFeed, Listener, MissedChanges, ProductChanged
 from services.query.errors import SubscriberTooSlow
-from services.query.subscriptions import ProductChanges
+from services.query.subscriptions import ProductChangeStream
 
 
 def change(product_id: str, version: int, operation: str = "replace") -> dict[str, Any]:
@@ -47,7 +47,7 @@ def test_a_swap_or_restart_tells_every_listener_to_re_read() -> None:
     f = feed()
     with f.listen("a") as a, f.listen() as every:
         f._dispatch({"operationType": "rename", "to": {"coll": "products"}})
-        assert drain(a) == [Resync("swap")] and drain(every) == [Resync("swap")]
+        assert drain(a) == [MissedChanges("swap")] and drain(every) == [MissedChanges("swap")]
 
 
 def test_a_listener_that_falls_behind_gets_one_overflow_instead_of_its_backlog() -> None:
@@ -55,12 +55,12 @@ def test_a_listener_that_falls_behind_gets_one_overflow_instead_of_its_backlog()
     with f.listen("a") as a:
         for version in range(1, a.queue.maxsize + 2):
             f._dispatch(change("a", version))
-        assert drain(a) == [Resync("overflow")]
+        assert drain(a) == [MissedChanges("overflow")]
 
 
 async def test_a_subscriber_that_fell_behind_is_told_so_and_leaves_the_feed() -> None:
     f = feed()
-    changes = ProductChanges(f, "a")
+    changes = ProductChangeStream(f, "a")
     assert f.listeners == 1
     f._dispatch(change("a", 1, "insert"))
     assert (await anext(changes))["type"] == "CREATED"
@@ -74,19 +74,19 @@ async def test_a_subscriber_that_fell_behind_is_told_so_and_leaves_the_feed() ->
 
 async def test_closing_an_unstarted_subscription_leaves_the_feed() -> None:
     f = feed()
-    changes = ProductChanges(f, None)
+    changes = ProductChangeStream(f, None)
     assert f.listeners == 1
     await changes.aclose()
     assert f.listeners == 0
 
 
-def drain(listener: Listener) -> list[ProductChanged | Resync]:
+def drain(listener: Listener) -> list[ProductChanged | MissedChanges]:
     items = []
     while not listener.queue.empty():
         items.append(listener.queue.get_nowait())
     return items
 
 
-def ids(notice: ProductChanged | Resync) -> str:
+def ids(notice: ProductChanged | MissedChanges) -> str:
     assert isinstance(notice, ProductChanged)
     return notice.product_id

@@ -21,8 +21,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.projector.writer import ReadModelWriter
 from services.query import documents
-from services.query.change_feed import ChangeFeed, ProductChanged, Resync
-from services.query.documents import Snapshot, snapshot
+from services.query.change_feed import ChangeFeed, MissedChanges, ProductChanged
+from services.query.documents import ProductAnswer, answer
 from services.query.product_cache import ProductCache
 from shared.adapters.mongo import PRODUCTS
 from shared.settings import QuerySettings
@@ -357,7 +357,7 @@ async def test_a_swap_while_a_miss_is_read_keeps_the_read_out_and_empties_the_ca
             to=f"{db.name}.{PRODUCTS}",
             dropTarget=True,
         )
-        assert await asyncio.wait_for(listener.get(), FEED_DELAY_S) == Resync("swap")
+        assert await asyncio.wait_for(listener.get(), FEED_DELAY_S) == MissedChanges("swap")
     read.release.set()
     await fill
     assert len(cache) == 0
@@ -422,13 +422,13 @@ async def test_warming_leaves_out_a_product_changed_meanwhile(
             await warming
 
 
-def version(found: Snapshot | None) -> int:
+def version(found: ProductAnswer | None) -> int:
     assert found is not None
     return found.version
 
 
-def test_every_reader_of_a_snapshot_gets_a_product_of_its_own() -> None:
-    """Requests share cached snapshots; what one does to its answer must not reach another's."""
+def test_every_reader_of_an_answer_gets_a_product_of_its_own() -> None:
+    """Requests share cached answers; what one does to its answer must not reach another's."""
     doc = {
         "_id": "p",
         "sku": "S",
@@ -443,14 +443,14 @@ def test_every_reader_of_a_snapshot_gets_a_product_of_its_own() -> None:
         "updatedAt": datetime(2024, 5, 2, tzinfo=UTC),
         "deleted": False,
     }
-    found = snapshot(doc)
+    found = answer(doc)
     first = found.product()
     assert first == {**documents.product(doc), "tags": ("a",)}
     assert first is not None
     first["name"] = "Changed"
     first["price"]["amount"] = "0.00"
     assert found.product() == {**documents.product(doc), "tags": ("a",)}
-    assert snapshot({**doc, "deleted": True}) == Snapshot(3, True, None)
+    assert answer({**doc, "deleted": True}) == ProductAnswer(3, True, None)
 
 
 async def test_a_document_that_cannot_be_shaped_does_not_stop_the_feed(

@@ -1,4 +1,5 @@
-"""Finding real Kafka and MongoDB for the tests, in the order DESIGN.md §5 gives.
+"""Finding real Kafka and MongoDB for the tests, in the order docs/architecture.md gives
+("How the tests find Kafka and MongoDB").
 
 1. `KAFKA_BOOTSTRAP_SERVERS` and `MONGODB_URL` from the environment;
 2. testcontainers, when a Docker engine answers;

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.adapters import private_api
 from shared.domain.decider import State, evolve
 from shared.envelope import from_record
 
@@ -37,10 +38,8 @@ async def read_all(bootstrap: str, topic: str) -> list[Record]:
         ]
         if not partitions:
             await consumer.topics()
-            cluster = await consumer._client.fetch_all_metadata()
-            partitions = [
-                TopicPartition(topic, p) for p in sorted(cluster.partitions_for_topic(topic) or [])
-            ]
+            found = await private_api.topic_partitions(consumer, topic)
+            partitions = [TopicPartition(topic, p) for p in sorted(found)]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,38 @@ async def create_products(http: httpx.AsyncClient, command: Service, count: int)
         )
         ids.append(body["data"]["createProduct"]["id"])
     return ids
+
+
+def ownership(service: Service) -> dict[str, Any]:
+    """A command instance's view of the group: what it owns (phase per partition), who owns what."""
+    body: dict[str, Any] = httpx.get(f"{service.url}/ownership", timeout=5).json()
+    return body
+
+
+def wait_until_shared(*services: Service, partitions: int = 6, timeout_s: float = 30) -> float:
+    """Until the command instances own every partition between them, each one some, all ready
+    and agreeing on who owns what; the seconds that took."""
+    started = time.monotonic()
+    while True:
+        views = [ownership(s) for s in services]
+        owned = [p for v in views for p, phase in v["owned"].items() if phase == "ready"]
+        agreed = all(v["owners"] == views[0]["owners"] for v in views)
+        urls = {s.url for s in services}
+        if (
+            sorted(owned, key=int) == [str(p) for p in range(partitions)]
+            and agreed
+            and set(views[0]["owners"].values()) == urls
+        ):
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout_s:
+            raise AssertionError(f"partitions not shared after {timeout_s}s: {views}")
+        time.sleep(0.2)
+
+
+def id_in(partition: int, partitions: int = 6) -> str:
+    """A new product id whose partition is `partition`."""
+    from services.command.routing import partition_for
+
+    while partition_for(pid := str(uuid.uuid4()), partitions) != partition:
+        pass
+    return pid

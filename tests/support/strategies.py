@@ -1,4 +1,4 @@
-"""Hypothesis strategies for commands, and a tiny in-memory write side to turn them into a log."""
+"""Hypothesis strategies for commands, and the write side's own planning to turn them into a log."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
-from shared.domain.decider import State, decide, evolve
-from shared.domain.errors import DomainError
-from shared.envelope import Envelope, new_envelope
+from services.command.graphql import update_command
+from services.command.planning import IssuedCommand, plan
+from services.command.write_state import WriteState
+from shared.domain.commands import CreateProduct, DeleteProduct, parse
+from shared.domain.decider import State
+from shared.envelope import Envelope
 
 IDS = [f"00000000-0000-4000-8000-00000000000{i}" for i in range(4)]
 names = st.text(
@@ -47,7 +49,9 @@ creates = st.builds(
     brands,
 )
 updates = st.builds(
-    lambda pid, version, changes: parse_update({"id": pid, "expectedVersion": version, **changes}),
+    lambda pid, version, changes: update_command(
+        {"id": pid, "expectedVersion": version, **changes}
+    ),
     st.sampled_from(IDS),
     versions,
     st.fixed_dictionaries(
@@ -71,18 +75,12 @@ commands = st.lists(st.one_of(creates, creates, updates, updates, deletes), max_
 
 
 def write_side(batch: list[Any]) -> tuple[list[Envelope], dict[str, State]]:
-    """Decide each command against the state so far, as the command service does, in memory."""
-    states: dict[str, State] = {}
+    """The log the command service writes for these commands, each sent after the one before,
+    planned by its own planning (services/command/planning.py), and the states it leaves."""
+    states: dict[str, WriteState] = {}
     log: list[Envelope] = []
     for command in batch:
-        state = states.get(command.id)
-        try:
-            events = decide(command, state)
-        except DomainError:
-            continue
-        for event in events:
-            state = evolve(state, event)
-            assert state is not None
-            log.append(new_envelope(event, state.version, command.command_id, "test"))
-        states[command.id] = state
-    return log, states
+        decided = plan([IssuedCommand(command, "test", "tester")], states.get, 0, len(log), 0)
+        log.extend(decided.envelopes)
+        states.update(decided.states)
+    return log, {pid: state.product for pid, state in states.items()}

@@ -8,16 +8,16 @@ the fault the log can be held against exactly what each client was told.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
 
-from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
+from services.command.graphql import update_command
+from shared.domain.commands import CreateProduct, DeleteProduct, parse
 from tests.support.services import Service, graphql
 
 UPDATE = "mutation($i: UpdateProductInput!) { updateProduct(input: $i) { id version eventId } }"
@@ -49,7 +49,7 @@ def burst(products: int, events: int, seed: int = 1) -> list[Any]:
             commands.append(parse(DeleteProduct, {"id": pid}))
         else:
             commands.append(
-                parse_update(
+                update_command(
                     {
                         "id": pid,
                         "name": f"n{i}",
@@ -66,21 +66,21 @@ class WriteLoad:
 
     Every name is new, so every mutation that is decided appends exactly one event. After an
     error or no answer a writer waits `backoff_s` and goes on with its next mutation; `retry`
-    later resends the unacknowledged ones with their original `commandId`. Given several
-    command-service instances, writer w sends to instance w mod n, and each retry of a mutation
-    goes to the next instance.
+    later resends the unacknowledged ones with their original `commandId`.
     """
 
     def __init__(
         self,
         http: httpx.AsyncClient,
-        command: Service | Sequence[Service],
+        command: Service | list[Service],
         product_ids: list[str],
         workers: int = 8,
         backoff_s: float = 0.2,
     ) -> None:
         self._http = http
-        self._commands = [command] if isinstance(command, Service) else list(command)
+        # Several instances: each mutation goes to the next one in turn, as a client spreading
+        # its requests over a load balancer's targets would.
+        self.targets = command if isinstance(command, list) else [command]
         self._ids = product_ids
         self._workers = workers
         self._backoff_s = backoff_s
@@ -91,6 +91,7 @@ class WriteLoad:
         self.acknowledged_at: dict[str, float] = {}  # commandId -> time.monotonic() of the answer
         self.failed: dict[str, dict[str, Any]] = {}  # commandId -> the error's extensions
         self.unanswered: dict[str, str] = {}  # commandId -> the transport error's name
+        self.sent_to: dict[str, Service] = {}  # commandId -> the instance it was first sent to
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._writer(w)) for w in range(self._workers)]
@@ -120,8 +121,10 @@ class WriteLoad:
             command_id = f"w{worker}-{i}"
             pid = self._ids[(worker + i) % len(self._ids)]
             self.inputs[command_id] = {"id": pid, "name": f"{worker}-{i}", "commandId": command_id}
+            target = self.targets[(worker + i) % len(self.targets)]
+            self.sent_to[command_id] = target
             try:
-                body = await self._send(command_id, self._commands[worker % len(self._commands)])
+                body = await self._send(command_id, target)
             except httpx.TransportError as exc:  # the process is gone or not listening yet
                 self.unanswered[command_id] = type(exc).__name__
                 await asyncio.sleep(self._backoff_s)
@@ -134,25 +137,27 @@ class WriteLoad:
                     self.acknowledged_at[command_id] = time.monotonic()
             i += 1
 
-    async def _send(self, command_id: str, command: Service) -> dict[str, Any]:
-        return await graphql(
-            self._http, command.graphql_url, UPDATE, {"i": self.inputs[command_id]}
-        )
+    async def _send(self, command_id: str, target: Service) -> dict[str, Any]:
+        return await graphql(self._http, target.graphql_url, UPDATE, {"i": self.inputs[command_id]})
 
-    async def retry(self, command_ids: Iterable[str], within_s: float = 60) -> dict[str, Any]:
+    async def retry(
+        self, command_ids: Iterable[str], within_s: float = 60, via: Service | None = None
+    ) -> dict[str, Any]:
         """Resend each mutation with its original `commandId` until it is answered; the answers.
 
         Only SERVICE_UNAVAILABLE, which says retrying is safe, and no answer at all are retried;
-        any other error is an answer and is returned as the error's extensions.
+        any other error is an answer and is returned as the error's extensions. `via`: the
+        instance to resend through (default: the first target).
         """
+        target = via or self.targets[0]
         deadline = time.monotonic() + within_s
         limit = asyncio.Semaphore(16)
 
         async def until_answered(command_id: str) -> tuple[str, Any]:
             async with limit:
-                for command in itertools.cycle(self._commands):
+                while True:
                     try:
-                        body = await self._send(command_id, command)
+                        body = await self._send(command_id, target)
                     except httpx.TransportError:
                         body = {"errors": [{"extensions": {"code": "SERVICE_UNAVAILABLE"}}]}
                     if "errors" not in body:

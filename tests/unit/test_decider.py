@@ -1,21 +1,31 @@
-"""The decider, given/when/then: given these events, when this command, then these events or this error."""
+"""The decider, given/when/then: given these events, when this command, then these events or
+this error (fraktalio/fmodel's test DSL, in a few lines)."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from shared.domain.commands import CreateProduct, DeleteProduct, parse, parse_update
-from shared.domain.decider import decide, fold
+from services.command.graphql import update_command
+from shared.domain.commands import (
+    PRODUCT_ID_NAMESPACE,
+    AnyCommand,
+    CreateProduct,
+    DeleteProduct,
+    parse,
+)
+from shared.domain.decider import State, decide, fold
 from shared.domain.errors import (
     AlreadyExists,
     ConcurrencyConflict,
     DomainError,
     InvalidInput,
     NotFound,
-    ProductDeleted,
+    ProductIsDeleted,
 )
 from shared.domain.events import (
     ProductCreated,
@@ -34,8 +44,40 @@ CREATED = ProductCreated(
 )
 
 
-def given(*events: ProductEvent) -> Any:
-    return fold(events)
+@dataclass(frozen=True)
+class Given:
+    """The state the given events fold to, ready for a command."""
+
+    events: tuple[ProductEvent, ...]
+
+    @property
+    def state(self) -> State:
+        return fold(self.events)
+
+    def when(self, command: AnyCommand) -> When:
+        return When(self, command)
+
+
+@dataclass(frozen=True)
+class When:
+    given: Given
+    command: AnyCommand
+
+    def then_events(self, *expected: ProductEvent) -> list[ProductEvent]:
+        """The command decides exactly these events; they are returned for further checks."""
+        events = decide(self.command, self.given.state)
+        assert events == list(expected)
+        return events
+
+    def then_error(self, error: type[DomainError]) -> DomainError:
+        """The command is refused with this error, and decides nothing."""
+        with pytest.raises(error) as raised:
+            decide(self.command, self.given.state)
+        return raised.value
+
+
+def given(*events: ProductEvent) -> Given:
+    return Given(events)
 
 
 def create(**fields: Any) -> CreateProduct:
@@ -44,22 +86,15 @@ def create(**fields: Any) -> CreateProduct:
 
 
 def update(**fields: Any) -> Any:
-    return parse_update({"id": ID, **fields})
+    return update_command({"id": ID, **fields})
 
 
 def delete(**fields: Any) -> DeleteProduct:
     return parse(DeleteProduct, {"id": ID, **fields})
 
 
-def then_error(error: type[DomainError], command: Any, *events: ProductEvent) -> DomainError:
-    with pytest.raises(error) as raised:
-        decide(command, given(*events))
-    return raised.value
-
-
 def test_create_on_nothing_emits_created_with_every_field() -> None:
-    events = decide(create(tags=["kitchen"]), given())
-    assert events == [CREATED]
+    events = given().when(create(tags=["kitchen"])).then_events(CREATED)
     assert events[0].data() == {
         "id": ID,
         "sku": "MUG-1",
@@ -73,7 +108,7 @@ def test_create_on_nothing_emits_created_with_every_field() -> None:
 
 
 def test_brand_is_stated_on_creation_and_can_be_changed_and_cleared() -> None:
-    created = decide(create(brand="Acme"), given())
+    created = decide(create(brand="Acme"), given().state)
     assert created[0].data()["brand"] == "Acme"
     state = fold(created)
     assert state is not None and state.brand == "Acme"
@@ -86,49 +121,58 @@ def test_brand_is_stated_on_creation_and_can_be_changed_and_cleared() -> None:
     assert after is not None and after.brand is None and after.version == 3
 
 
-def test_create_generates_a_uuid_when_no_id_is_given() -> None:
-    command = parse(
-        CreateProduct, {"sku": "A", "name": "A", "price": {"amount": "1", "currency": "EUR"}}
-    )
-    assert len(command.id) == 36 and decide(command, None)[0].id == command.id
+def test_create_without_an_id_names_the_product_after_its_command_id() -> None:
+    fields = {"sku": "A", "name": "A", "price": {"amount": "1", "currency": "EUR"}}
+    command = parse(CreateProduct, {**fields, "commandId": "c-1"})
+    assert command.id == str(uuid.uuid5(PRODUCT_ID_NAMESPACE, "c-1"))
+    assert parse(CreateProduct, {**fields, "commandId": "c-1"}).id == command.id  # a retry
+    anonymous = parse(CreateProduct, fields)  # no commandId either: a new one, and an id from it
+    assert anonymous.id == str(uuid.uuid5(PRODUCT_ID_NAMESPACE, anonymous.command_id))
+    assert decide(command, None)[0].id == command.id
 
 
 def test_create_an_existing_product_is_already_exists() -> None:
-    then_error(AlreadyExists, create(), CREATED)
+    given(CREATED).when(create()).then_error(AlreadyExists)
 
 
 def test_create_a_deleted_product_is_already_exists() -> None:
-    then_error(AlreadyExists, create(), CREATED, Deleted(id=ID))
+    given(CREATED, Deleted(id=ID)).when(create()).then_error(AlreadyExists)
 
 
 @pytest.mark.parametrize("command", [update(name="x"), delete()])
 def test_update_or_delete_unknown_is_not_found(command: Any) -> None:
-    then_error(NotFound, command)
+    given().when(command).then_error(NotFound)
 
 
 @pytest.mark.parametrize("command", [update(name="x"), delete()])
 def test_update_or_delete_deleted_is_product_deleted(command: Any) -> None:
-    then_error(ProductDeleted, command, CREATED, Deleted(id=ID))
+    given(CREATED, Deleted(id=ID)).when(command).then_error(ProductIsDeleted)
 
 
 @pytest.mark.parametrize(
     "command", [update(name="x", expectedVersion=1), delete(expectedVersion=3)]
 )
 def test_wrong_expected_version_is_a_conflict_with_both_versions(command: Any) -> None:
-    error = then_error(ConcurrencyConflict, command, CREATED, ProductUpdated(id=ID, name="Cup"))
+    error = (
+        given(CREATED, ProductUpdated(id=ID, name="Cup"))
+        .when(command)
+        .then_error(ConcurrencyConflict)
+    )
     assert error.extensions == {"expectedVersion": command.expected_version, "actualVersion": 2}
 
 
 def test_matching_expected_version_passes() -> None:
-    assert decide(update(name="Cup", expectedVersion=1), given(CREATED)) == [
+    given(CREATED).when(update(name="Cup", expectedVersion=1)).then_events(
         ProductUpdated(id=ID, name="Cup")
-    ]
+    )
 
 
 def test_update_carries_only_the_fields_that_changed() -> None:
-    events = decide(
-        update(name="Mug", price={"amount": "12.5", "currency": "EUR"}, tags=["kitchen"]),
-        given(CREATED),
+    changes = update(name="Mug", price={"amount": "12.5", "currency": "EUR"}, tags=["kitchen"])
+    events = (
+        given(CREATED)
+        .when(changes)
+        .then_events(ProductUpdated(id=ID, price=Money(amount=Decimal("12.50"), currency="EUR")))
     )
     assert [e.data() for e in events] == [
         {"id": ID, "price": {"currency": "EUR", "amount": "12.50"}}
@@ -136,15 +180,13 @@ def test_update_carries_only_the_fields_that_changed() -> None:
 
 
 def test_update_that_changes_nothing_emits_nothing() -> None:
-    assert (
-        decide(update(name="Mug", price={"amount": "10.00", "currency": "EUR"}), given(CREATED))
-        == []
-    )
-    assert decide(update(), given(CREATED)) == []
+    same = update(name="Mug", price={"amount": "10.00", "currency": "EUR"})
+    given(CREATED).when(same).then_events()
+    given(CREATED).when(update()).then_events()
 
 
 def test_update_can_clear_optional_fields() -> None:
-    state = given(CREATED, ProductUpdated(id=ID, description="Big", category="Cups"))
+    state = given(CREATED, ProductUpdated(id=ID, description="Big", category="Cups")).state
     events = decide(update(description=None, category=None, tags=None), state)
     assert [e.data() for e in events] == [
         {"id": ID, "description": None, "category": None, "tags": []}
@@ -154,10 +196,9 @@ def test_update_can_clear_optional_fields() -> None:
 
 
 def test_delete_emits_deleted_and_evolve_counts_versions() -> None:
-    state = given(CREATED, ProductUpdated(id=ID, name="Cup"))
-    events = decide(delete(expectedVersion=2), state)
-    assert events == [Deleted(id=ID)]
-    final = fold(events, state)
+    history = given(CREATED, ProductUpdated(id=ID, name="Cup"))
+    events = history.when(delete(expectedVersion=2)).then_events(Deleted(id=ID))
+    final = fold(events, history.state)
     assert final is not None and final.deleted and final.version == 3 and final.name == "Cup"
 
 

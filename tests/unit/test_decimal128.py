@@ -1,4 +1,4 @@
-"""shared.adapters.mongo.decimal128 against bson's own Decimal128: the same bits, always."""
+"""shared.read_model.prices.decimal128 against bson's own Decimal128: the same bits, always."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from bson.decimal128 import Decimal128
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from shared.adapters.mongo import decimal128
+from shared.read_model.prices import decimal128
 
 finite = st.builds(
     lambda sign, digits, exponent: Decimal((sign, tuple(digits), exponent)),

@@ -1,4 +1,5 @@
-"""The record format of DESIGN.md §2, and the reasons given for records that are not ours."""
+"""The record format (docs/architecture.md, "Contracts"; schema/asyncapi.yaml), and the reasons
+given for records that are not ours."""
 
 from __future__ import annotations
 

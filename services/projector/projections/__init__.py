@@ -1,1 +1,1 @@
-"""Projections: pure functions from (document, event) to document. No I/O here."""
+"""How the projector writes what shared/read_model computes, where that takes more than a fold."""

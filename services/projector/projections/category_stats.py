@@ -1,105 +1,110 @@
-"""The `category_stats` read model: per category and currency, count and min / max / average price.
+"""Writing `category_stats` inside a batch's transaction, by the batch's deltas.
 
 Count and sum follow from the events: each applied event moves a product out of one
-(category, currency) and into another, so the batch adds its deltas (`$inc`-like, exact in
-Decimal128). Min and max follow from the stored ones and the prices the batch brought in, as
-long as no price that left the key could have been the min or the max; only then are they read
-off the `(deleted, category, price.currency, price.amount)` index (two index seeks), whatever the
-size of the catalog. Everything happens in the batch's transaction, so redelivered events
-(skipped by the version guard) never count twice.
+(category, currency) and into another, so the batch adds its deltas (exact in Decimal128). Min
+and max follow from the stored ones and the prices the batch brought in, as long as no price
+that left the key could have been the min or the max; only then are they read off the
+`(deleted, category, price.currency, price.amount)` index (two index seeks), whatever the size
+of the catalog. Everything happens in the batch's transaction, so redelivered events (skipped
+by the version guard) never count twice. The pure parts are shared/read_model/category_stats.py.
+
+Two ways to write a batch's deltas (the writer picks, see writer.py): `move` does not read the
+statistics at all — a guarded update per key whose filter is `known_bounds`' condition — and
+raises BoundsUnknown when a guard does not hold; `update` reads them first and, where a
+boundary price may have left, the index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from bson.decimal128 import Decimal128
-from pymongo import ReplaceOne, UpdateOne
+from pymongo import DeleteOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 
-from services.projector.projections.products import amount
-
-Key = tuple[str, str]  # (category, currency)
-Document = dict[str, Any]
-
-
-def key_of(product: Document | None) -> Key | None:
-    if product is None or product.get("deleted") or product.get("category") is None:
-        return None
-    return product["category"], product["price"]["currency"]
+from shared.adapters.mongo import Document
+from shared.read_model.category_stats import Changes, Delta, Key, known_bounds, stats_id
+from shared.read_model.documents import CategoryStatsDocument
 
 
-def stats_id(key: Key) -> Document:
-    return {"category": key[0], "currency": key[1]}
+class BoundsUnknown(Exception):
+    """A guarded update did not match: this batch must read the statistics."""
+
+
+class StatisticsTooOld(Exception):
+    """Statistics written before the running sum (`priceSum`) existed: rebuild the read models."""
+
+
+class CategoryStats:
+    """The statistics collection of one set of read models, and the products they summarize."""
+
+    def __init__(
+        self, stats: AsyncCollection[Document], products: AsyncCollection[Document]
+    ) -> None:
+        self._stats = stats
+        self._products = products
+
+    async def move(self, session: AsyncClientSession, changes: Changes) -> None:
+        """The batch's deltas without reading the statistics, or BoundsUnknown (nothing of
+        this call is then left once the transaction is rolled back)."""
+        ops = [guarded(key, delta) for key, delta in changes.items()]
+        written = await self._stats.bulk_write(ops, ordered=False, session=session)
+        if written.matched_count != len(ops):
+            raise BoundsUnknown
+
+    async def update(self, session: AsyncClientSession, changes: Changes) -> None:
+        """The batch's deltas, the bounds from the stored ones or, where a boundary price may
+        have left, from the price index."""
+        ids = [stats_id(key) for key in changes]
+        stored: dict[Key, CategoryStatsDocument] = {}
+        async for found in self._stats.find({"_id": {"$in": ids}}, session=session):
+            doc = cast(CategoryStatsDocument, found)
+            if "priceSum" not in doc:
+                raise StatisticsTooOld(
+                    f"category_stats {doc['_id']} has no priceSum: written before the statistics "
+                    "kept a running sum; rebuild the read models (make rebuild)"
+                )
+            stored[(doc["category"], doc["currency"])] = doc
+        ops: list[Any] = []
+        for key, delta in changes.items():
+            before = stored.get(key)
+            if before is not None and before["productCount"] + delta.count == 0:
+                ops.append(DeleteOne({"_id": stats_id(key)}))
+                continue
+            known = known_bounds(delta, before)
+            if known is not None:
+                bounds: tuple[Any, Any] = (Decimal128(known[0]), Decimal128(known[1]))
+            else:
+                read = await self._bounds_from_index(session, key)
+                if read is None:
+                    ops.append(DeleteOne({"_id": stats_id(key)}))
+                    continue
+                bounds = read
+            ops.append(increment(key, delta.count, delta.total, bounds))
+        await self._stats.bulk_write(ops, ordered=False, session=session)
+
+    async def _bounds_from_index(
+        self, session: AsyncClientSession, key: Key
+    ) -> tuple[Any, Any] | None:
+        """The lowest and highest live price of a key, or None if no live product is left."""
+        match = live_in(key)
+        cheapest = await self._products.find_one(
+            match, {"price.amount": 1}, sort=[("price.amount", 1)], session=session
+        )
+        if cheapest is None:
+            return None
+        dearest = await self._products.find_one(
+            match, {"price.amount": 1}, sort=[("price.amount", -1)], session=session
+        )
+        assert dearest is not None
+        return cheapest["price"]["amount"], dearest["price"]["amount"]
 
 
 def live_in(key: Key) -> Document:
+    """The live products of a key (a prefix of the price index)."""
     return {"deleted": False, "category": key[0], "price.currency": key[1]}
-
-
-@dataclass
-class Delta:
-    """What a batch did to one (category, currency): count and sum moved, prices in and out."""
-
-    count: int = 0
-    total: Decimal = Decimal(0)
-    added: tuple[Decimal, Decimal] | None = None  # lowest and highest price that came in
-    removed: tuple[Decimal, Decimal] | None = None  # lowest and highest price that left
-
-    def add(self, price: Decimal) -> None:
-        self.count += 1
-        self.total += price
-        self.added = _widen(self.added, price)
-
-    def remove(self, price: Decimal) -> None:
-        self.count -= 1
-        self.total -= price
-        self.removed = _widen(self.removed, price)
-
-
-def _widen(bounds: tuple[Decimal, Decimal] | None, price: Decimal) -> tuple[Decimal, Decimal]:
-    return (price, price) if bounds is None else (min(bounds[0], price), max(bounds[1], price))
-
-
-class Changes:
-    """How a batch moves each (category, currency)'s statistics."""
-
-    def __init__(self) -> None:
-        self._deltas: dict[Key, Delta] = {}
-
-    def record(self, before: Document | None, after: Document) -> None:
-        if (old := key_of(before)) is not None:
-            assert before is not None
-            self._deltas.setdefault(old, Delta()).remove(amount(before))
-        if (new := key_of(after)) is not None:
-            self._deltas.setdefault(new, Delta()).add(amount(after))
-
-    def __bool__(self) -> bool:
-        return bool(self._deltas)
-
-    def __iter__(self) -> Iterator[Key]:
-        return iter(self._deltas)
-
-    def items(self) -> Iterator[tuple[Key, Delta]]:
-        return iter(self._deltas.items())
-
-
-def known_bounds(delta: Delta, stored: Document | None) -> tuple[Decimal, Decimal] | None:
-    """Min and max after the batch, if they follow from the stored statistics and the batch's
-    prices; None if a price that left may have been the min or the max (then read the index).
-
-    No stored statistics means no live product in the key before the batch.
-    """
-    if stored is None:
-        return delta.added if delta.removed is None else None
-    low, high = stored["minPrice"].to_decimal(), stored["maxPrice"].to_decimal()
-    if delta.removed is not None and (delta.removed[0] <= low or delta.removed[1] >= high):
-        return None
-    if delta.added is not None:
-        low, high = min(low, delta.added[0]), max(high, delta.added[1])
-    return low, high
 
 
 def increment(key: Key, count: int, total: Decimal, bounds: tuple[Any, Any]) -> UpdateOne:
@@ -114,8 +119,8 @@ def guarded(key: Key, delta: Delta) -> UpdateOne:
     running sum, and every price that left lies strictly inside its bounds — and the new bounds
     are the stored ones widened by the prices that came in, computed by the server. So the
     common batch moves its statistics without reading them first. Where the filter does not
-    match (a bound may have left, a new key, a document written before `priceSum`), nothing is
-    changed; the caller sees the shortfall in the matched count and takes the reading path.
+    match (a bound may have left, a new key), nothing is changed; the caller sees the shortfall
+    in the matched count and takes the reading path.
     """
     match: Document = {"_id": stats_id(key), "priceSum": {"$exists": True}}
     if delta.removed is not None:
@@ -144,44 +149,4 @@ def _moved_by(key: Key, count: int, total: Decimal, bounds: tuple[Any, Any]) -> 
             }
         },
         {"$set": {"averagePrice": {"$divide": ["$priceSum", "$productCount"]}}},
-    ]
-
-
-def document(key: Key, count: int, total: Decimal, bounds: tuple[Decimal, Decimal]) -> Document:
-    """The whole statistics document of a key with `count` live products summing to `total`."""
-    return {
-        "_id": stats_id(key),
-        "category": key[0],
-        "currency": key[1],
-        "productCount": count,
-        "priceSum": Decimal128(total),
-        "minPrice": Decimal128(bounds[0]),
-        "maxPrice": Decimal128(bounds[1]),
-        "averagePrice": Decimal128(total / count),
-    }
-
-
-def replace(
-    key: Key, count: int, total: Decimal128, bounds: tuple[Decimal128, Decimal128]
-) -> ReplaceOne[Document]:
-    """The whole document, from totals recomputed over `products` (see `pipeline`)."""
-    low, high = bounds
-    return ReplaceOne(
-        {"_id": stats_id(key)},
-        document(key, count, total.to_decimal(), (low.to_decimal(), high.to_decimal())),
-        upsert=True,
-    )
-
-
-def pipeline(keys: set[Key]) -> list[Document]:
-    """Count and sum of live products per key, for statistics written before `priceSum` existed."""
-    return [
-        {"$match": {"deleted": False, "$or": [live_in(key) for key in sorted(keys)]}},
-        {
-            "$group": {
-                "_id": {"category": "$category", "currency": "$price.currency"},
-                "productCount": {"$sum": 1},
-                "priceSum": {"$sum": "$price.amount"},
-            }
-        },
     ]

@@ -9,12 +9,12 @@ without `schemaVersion` were stored before versions were recorded, hence are ver
 
 from __future__ import annotations
 
-from typing import Any
-
+from shared.domain.upcasting import read_event
 from shared.envelope import Envelope
+from shared.read_model.documents import HistoryDocument
 
 
-def document(envelope: Envelope) -> dict[str, Any]:
+def document(envelope: Envelope) -> HistoryDocument:
     return {
         "_id": envelope.event_id,
         "productId": envelope.product_id,
@@ -26,6 +26,23 @@ def document(envelope: Envelope) -> dict[str, Any]:
     }
 
 
-def stored_version(document: dict[str, Any]) -> int:
+def stored_version(document: HistoryDocument) -> int:
     """The schema version of a history document's `data`."""
     return int(document.get("schemaVersion", 1))
+
+
+def envelope(document: HistoryDocument) -> Envelope:
+    """The envelope a history document was written from (minus tracing ids).
+
+    A document stored in an older schema version is upcast like a record from the log, so a
+    fold over history written before a version change gives what the projector gave.
+    """
+    event = read_event(document["type"], stored_version(document), document["data"])
+    return Envelope(
+        event=event,
+        event_id=document["_id"],
+        sequence=document["version"],
+        time=document["occurredAt"],
+        causation_id="",
+        correlation_id="",
+    )
