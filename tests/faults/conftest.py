@@ -23,9 +23,9 @@ from tests.support.private_infra import PrivateKafka, PrivateMongo
 from tests.support.services import Service
 
 HERE = Path(__file__).resolve().parent
-# Command-service instances the cluster tests write through. One until the command service owns
-# partitions per instance: before that, a second instance fences the first.
-COMMAND_INSTANCES = 1
+# Command-service instances the cluster tests write through (each owns some of the partitions
+# and forwards the rest; the load is spread over all of them).
+COMMAND_INSTANCES = 2
 
 _rows: dict[str, list[Row]] = {}  # test node id -> its rows, in the order recorded
 _passed: set[str] = set()
@@ -91,14 +91,19 @@ def cluster() -> Iterator[NativeCluster]:
         found.remove()
 
 
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    """After the last test in a row that uses the cluster, kill its nodes (a later test that
-    needs it again gets them restarted by `cluster_env`)."""
-    uses = "cluster" in getattr(item, "fixturenames", ())
-    next_uses = nextitem is not None and "cluster" in getattr(nextitem, "fixturenames", ())
-    if uses and not next_uses:
-        for found in _clusters:
-            found.kill()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After the last test in a row that uses the cluster, and after its fixtures' teardown,
+    kill the cluster's nodes (a later test that needs it again gets them restarted by
+    `cluster_env`)."""
+    try:
+        yield
+    finally:
+        uses = "cluster" in getattr(item, "fixturenames", ())
+        next_uses = nextitem is not None and "cluster" in getattr(nextitem, "fixturenames", ())
+        if uses and not next_uses:
+            for found in _clusters:
+                found.kill()
 
 
 @pytest.fixture
