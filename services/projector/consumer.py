@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -228,13 +229,39 @@ class Projector:
             lags = await self.partition_lag()
             for partition, lag in lags.items():
                 LAG.labels(str(partition)).set(lag)
-            document: Document = {
-                "partitions": [{"partition": p, "lag": lag} for p, lag in sorted(lags.items())],
-                "updatedAt": datetime.now(UTC),
-            }
-            if self.last_event_time is not None:  # after a restart, keep the one published before
-                document["lastEventTime"] = self.last_event_time
+            update = status_update(lags, self.last_event_time, datetime.now(UTC))
             try:
-                await status.update_one({"_id": "projector"}, {"$set": document}, upsert=True)
+                await status.update_one({"_id": "projector"}, update, upsert=True)
             except PyMongoError:
                 log.debug("could not publish the projection status", exc_info=True)
+
+
+def status_update(
+    lags: Mapping[int, int], last_event_time: datetime | None, now: datetime
+) -> list[Document]:
+    """The update of the one projection status document by a member of the projector group.
+
+    Several projectors share it, each knowing only its own partitions: the member replaces the
+    entries of its partitions and keeps the others' (a partition that moved is rewritten by its
+    new owner within a second), and the last event time only ever moves forward. After a restart,
+    with no event applied yet, the one published before stays.
+    """
+    entries = [{"partition": p, "lag": lag} for p, lag in sorted(lags.items())]
+    others = {
+        "$filter": {
+            "input": {"$ifNull": ["$partitions", []]},
+            "cond": {"$not": [{"$in": ["$$this.partition", sorted(lags)]}]},
+        }
+    }
+    fields: Document = {
+        "partitions": {
+            "$sortArray": {
+                "input": {"$concatArrays": [others, {"$literal": entries}]},
+                "sortBy": {"partition": 1},
+            }
+        },
+        "updatedAt": now,
+    }
+    if last_event_time is not None:
+        fields["lastEventTime"] = {"$max": ["$lastEventTime", last_event_time]}
+    return [{"$set": fields}]
