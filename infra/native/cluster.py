@@ -7,7 +7,8 @@ Usage:
       member is PRIMARY or SECONDARY (a restarted member has caught up enough to vote again).
   python cluster.py kafka BOOTSTRAP BROKERS TOPIC PARTITIONS TIMEOUT_S
       Wait until BROKERS brokers are registered, create the event topic, its dead-letter topic and
-      its changelog `<topic>.state` with replication factor BROKERS and min.insync.replicas 2 where
+      its changelog `<topic>.state` as the services would (shared/adapters/kafka_log.py) with
+      replication factor BROKERS, min.insync.replicas 2 and no unclean leader election where
       missing, refuse a topic that exists with fewer replicas, then wait until every partition of
       them (and of Kafka's own offsets and transaction topics) has all its replicas in sync.
 
@@ -20,16 +21,20 @@ import asyncio
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for shared/
+from shared.adapters.kafka_log import wanted_topics
+from shared.settings import InfraSettings
 
 REPLICA_SET = "rs0"
 NOT_YET_INITIALIZED = 94
 TOPIC_ALREADY_EXISTS = 36
-DLQ_PARTITIONS = 3
 MIN_INSYNC_REPLICAS = 2
 INTERNAL_TOPICS = ("__consumer_offsets", "__transaction_state")
 
@@ -118,22 +123,18 @@ async def kafka(
             if time.monotonic() > deadline:
                 raise SetupError(f"only brokers {registered} of {brokers} registered")
             await asyncio.sleep(0.5)
-        forever = {"retention.ms": "-1", "retention.bytes": "-1"}
-        durable = {
-            "min.insync.replicas": str(MIN_INSYNC_REPLICAS),
-            "unclean.leader.election.enable": "false",
-        }
-        wanted = [
-            NewTopic(topic, partitions, brokers, topic_configs={**forever, **durable}),
-            NewTopic(f"{topic}.dlq", DLQ_PARTITIONS, brokers, topic_configs={**forever, **durable}),
-            # The command service's compacted changelog: one record per product, the latest wins.
-            NewTopic(
-                f"{topic}.state",
-                partitions,
-                brokers,
-                topic_configs={"cleanup.policy": "compact", **durable},
-            ),
-        ]
+        # The topics exactly as the services would create them (shared/adapters/kafka_log.py),
+        # with every replica, and a replica that missed records never elected leader.
+        settings = InfraSettings(
+            kafka_bootstrap_servers=bootstrap,
+            events_topic=topic,
+            events_partitions=partitions,
+            kafka_replication_factor=brokers,
+            kafka_min_insync_replicas=MIN_INSYNC_REPLICAS,
+        )
+        wanted = wanted_topics(settings)
+        for new_topic in wanted:
+            new_topic.topic_configs["unclean.leader.election.enable"] = "false"
         names = [t.name for t in wanted]
         response = await admin.create_topics(wanted, timeout_ms=30_000)
         for name, code, *_ in response.topic_errors:

@@ -265,7 +265,7 @@ up() {
   echo
   echo "cluster up in $((SECONDS - started_at)) s"
   printf '%-28s %s\n' \
-    "Kafka ($KAFKA_VERSION, 3 KRaft nodes)" "$(bootstrap)" \
+    "Kafka $KAFKA_VERSION (3 KRaft nodes)" "$(bootstrap)" \
     "  controllers (quorum)" "$(IFS=,; echo "${CONTROLLER_PORTS[*]/#/127.0.0.1:}")" \
     "  topics (RF 3, min ISR 2)" "$EVENTS_TOPIC, $EVENTS_TOPIC.dlq, $EVENTS_TOPIC.state" \
     "MongoDB (replica set of 3)" "$(mongodb_url)"
