@@ -18,7 +18,7 @@ down: ## stop the stack (data is kept)
 
 logs: ## follow the services' logs
 	@mode=$$(infra/mode.sh) && if [ "$$mode" = docker ]; then infra/compose.sh logs; \
-	else tail -n 100 -F $(RUN_DIR)/logs/command.log $(RUN_DIR)/logs/projector.log $(RUN_DIR)/logs/query.log; fi
+	else tail -n 100 -F $(RUN_DIR)/logs/command*.log $(RUN_DIR)/logs/projector*.log $(RUN_DIR)/logs/query*.log; fi
 
 clean: ## stop, then delete the data and logs (keeps the downloaded Kafka and MongoDB)
 	@mode=$$(infra/mode.sh) && if [ "$$mode" = docker ]; then infra/compose.sh clean; else infra/down.sh; fi
