@@ -123,12 +123,35 @@ def shutdown(tracing: Tracing) -> None:
 # ----------------------------------------------------------------------- W3C text <-> contexts
 
 
+# What an event keeps of a `tracestate`: the 512 characters W3C Trace Context asks every
+# participant to pass on at least (the propagator takes up to 8192, and the log is forever).
+TRACESTATE_MAX = 512
+
+
+def _text(carrier: dict[str, str]) -> TraceContext | None:
+    traceparent = carrier.get("traceparent")
+    if not traceparent:
+        return None
+    return TraceContext(traceparent, bounded(carrier.get("tracestate", "")))
+
+
+def bounded(tracestate: str) -> str:
+    """`tracestate` cut to TRACESTATE_MAX characters the way W3C Trace Context says: entries
+    longer than 128 characters go first, then entries from the end."""
+    if len(tracestate) <= TRACESTATE_MAX:
+        return tracestate
+    entries = [e.strip() for e in tracestate.split(",") if e.strip()]
+    entries = [e for e in entries if len(e) <= 128]
+    while entries and len(",".join(entries)) > TRACESTATE_MAX:
+        entries.pop()
+    return ",".join(entries)
+
+
 def current() -> TraceContext | None:
     """The current context as W3C text (the current span's, or the caller's passed through)."""
     carrier: dict[str, str] = {}
     W3C.inject(carrier)
-    traceparent = carrier.get("traceparent")
-    return TraceContext(traceparent, carrier.get("tracestate", "")) if traceparent else None
+    return _text(carrier)
 
 
 def parent(trace_context: TraceContext | None) -> Context:
@@ -152,8 +175,7 @@ def trace_of(span: Span) -> TraceContext | None:
     """A span's context as W3C text."""
     carrier: dict[str, str] = {}
     W3C.inject(carrier, context=trace.set_span_in_context(span, Context()))
-    traceparent = carrier.get("traceparent")
-    return TraceContext(traceparent, carrier.get("tracestate", "")) if traceparent else None
+    return _text(carrier)
 
 
 class PassThrough:

@@ -101,6 +101,15 @@ def test_w3c_text_round_trips_through_a_context_and_a_malformed_one_is_no_trace(
     assert tracing.current() is None  # no span, nothing passed through
 
 
+def test_an_events_tracestate_keeps_at_most_512_characters_cut_as_w3c_says() -> None:
+    assert tracing.bounded("a=1,b=2") == "a=1,b=2"
+    long_one = "big=" + "x" * 200
+    entries = [f"k{i:02d}=" + "v" * 40 for i in range(20)]  # 20 entries of 44 characters
+    cut = tracing.bounded(",".join([entries[0], long_one, *entries[1:]]))
+    assert long_one not in cut and len(cut) <= 512
+    assert cut == ",".join(entries[:11])  # the first eleven fit (11 * 45 - 1 = 494)
+
+
 async def _called_with(headers: list[tuple[bytes, bytes]]) -> TraceContext | None:
     seen: list[TraceContext | None] = []
 
