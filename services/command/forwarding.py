@@ -3,8 +3,9 @@
 `POST /internal/commands` on the owner, with the caller's own `Authorization` header (the owner
 verifies it again and records its subject, exactly as if the caller had come to it directly),
 `X-Correlation-ID` and the trace context (`traceparent`, `tracestate`: the owner's spans and the
-events continue the caller's trace). The body names the command's type and carries its fields as the GraphQL
-input had them, commandId and id included, so the owner decides the very same command:
+events continue the caller's trace). The body names the command's type and carries its fields
+as the GraphQL input had them, commandId and id included, so the owner decides the very same
+command:
 
     {"type": "UpdateProduct", "command": {"id": "...", "commandId": "...", "changes": {...}}}
 

@@ -38,14 +38,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from time import time_ns
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.datastructures import Headers
@@ -53,6 +50,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared.envelope import Envelope, TraceContext
 from shared.settings import InfraSettings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 log = logging.getLogger(__name__)
 
@@ -87,19 +87,27 @@ def configure(service: str, settings: InfraSettings) -> Tracing:
     exporters = settings.traces_exporters
     if not exporters:
         return OFF
+    # The SDK is imported only now: with tracing off, the services run on the API alone.
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     resource = Resource.create()
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: service}))
     provider = TracerProvider(resource=resource)
     for name in exporters:
-        provider.add_span_processor(BatchSpanProcessor(_exporter(name, settings)))
+        provider.add_span_processor(BatchSpanProcessor(exporter(name, settings)))
     trace.set_tracer_provider(provider)
     log.info("tracing on: exporting spans with %s", ", ".join(exporters))
     return Tracing(provider.get_tracer(TRACER), provider=provider)
 
 
-def _exporter(name: str, settings: InfraSettings) -> SpanExporter:
+def exporter(name: str, settings: InfraSettings) -> SpanExporter:
+    """The span exporter `name` (of OTEL_TRACES_EXPORTER) stands for, as the settings say."""
     if name == "console":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
         return ConsoleSpanExporter()
     # Imported here: each pulls in its transport (requests, grpcio) only when it is used.
     if settings.otlp_traces_protocol == "grpc":

@@ -4,10 +4,17 @@ pass-through of a caller's context with tracing off, and the spans of each servi
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from pydantic import ValidationError
 from starlette.types import Receive, Scope, Send
@@ -235,3 +242,52 @@ def test_a_push_continues_the_documents_trace_and_links_the_subscribers_connecti
     assert push.parent is not None and push.parent.span_id == CALLER_SPAN_ID
     assert push.context.trace_id == CALLER_TRACE_ID and push.kind is SpanKind.PRODUCER
     assert [link.context for link in push.links] == [subscriber]
+
+
+CONFIGURE = """
+from opentelemetry import trace
+from shared.adapters import tracing
+from shared.settings import InfraSettings
+traced = tracing.configure("catalog-test", InfraSettings())
+assert trace.get_tracer_provider() is traced.provider  # the global one, for FastAPI and others
+traced.tracer.start_span("a span").end()
+tracing.shutdown(traced)
+"""
+
+
+def test_configured_tracing_is_the_global_provider_and_exports_its_spans() -> None:
+    """In a process of its own: the global provider can be set once per process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env["OTEL_TRACES_EXPORTER"] = "console"
+    done = subprocess.run(
+        [sys.executable, "-c", CONFIGURE], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)  # the span, as the console exporter prints it
+    assert printed["name"] == "a span"
+    assert printed["resource"]["attributes"]["service.name"] == "catalog-test"
+
+
+@pytest.mark.parametrize(
+    ("variables", "kind"),
+    [
+        ({"OTEL_TRACES_EXPORTER": "console"}, ConsoleSpanExporter),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, HttpExporter),
+        (
+            {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+            GrpcExporter,
+        ),
+    ],
+)
+def test_each_exporter_is_the_one_the_variables_name(
+    environment: pytest.MonkeyPatch, variables: dict[str, str], kind: type
+) -> None:
+    for name, value in variables.items():
+        environment.setenv(name, value)
+    settings = InfraSettings()
+    (name,) = settings.traces_exporters
+    made = tracing.exporter(name, settings)
+    try:
+        assert isinstance(made, kind)
+    finally:
+        made.shutdown()
