@@ -236,6 +236,8 @@ def markdown(results: dict[str, Any]) -> str:
                 for t in w["throughput"].values()
             ],
         )
+    if "tracing" in results:
+        out += tracing_markdown(results["tracing"])
     if "rss_mb" in results:
         out += ["## Peak memory (RSS, MB)", ""]
         names = list(results["rss_mb"])
@@ -255,6 +257,54 @@ def markdown(results: dict[str, Any]) -> str:
         names = list(results["phases_s"])
         out += _table(names, [[results["phases_s"][n] for n in names]])
     return "\n".join(out)
+
+
+def tracing_markdown(t: dict[str, Any]) -> list[str]:
+    """The tracing phase: each mode's figures, then what it adds per mutation over `off`."""
+    labels = {
+        "off": "off (the default)",
+        "pass_through": "off, requests carrying a traceparent",
+        "on": "on: OTLP export, every trace sampled",
+        "off_again": "off again (restarted)",
+    }
+    out = [f"## Tracing's cost (write mix, concurrency {t['concurrency']})", ""]
+    out += _table(
+        ["tracing", "rps", "p50 ms", "p99 ms", "failed", "CPU ms/mutation command / projector"],
+        [
+            [
+                labels.get(name, name),
+                m["rps"],
+                m["p50_ms"],
+                m["p99_ms"],
+                m["failed"],
+                f"{_f(m['command_cpu_ms_per_mutation'], 3)} / "
+                f"{_f(m['projector_cpu_ms_per_mutation'], 3)}",
+            ]
+            for name, m in t["modes"].items()
+        ],
+    )
+    out += _table(
+        ["over the off runs' mean", "CPU ms/mutation added (command + projector)", "throughput"],
+        [
+            [
+                labels.get(name, name),
+                f"{cost['total_cpu_ms']:+.3f} ({cost['command_cpu_ms']:+.3f} "
+                f"{cost['projector_cpu_ms']:+.3f})",
+                f"x{_f(cost['rps_ratio'], 2)}",
+            ]
+            for name, cost in t["added"].items()
+        ],
+    )
+    if "noise" in t:
+        out += [
+            f"The two off runs differ by {t['noise']['command_cpu_ms']:.3f} ms (command) and "
+            f"{t['noise']['projector_cpu_ms']:.3f} ms (projector) of CPU per mutation: a smaller "
+            "cost was not measured.",
+            "",
+        ]
+    if "spans_per_mutation" in t["modes"].get("on", {}):
+        out += [f"Spans exported per mutation: {t['modes']['on']['spans_per_mutation']}.", ""]
+    return out
 
 
 def write_markdown(results: dict[str, Any], directory: Path, run_id: str) -> Path:

@@ -2,7 +2,8 @@
 
 1. projection (+ log ceiling) — before the bench's services start, so nothing else competes;
 2. the bench's own command/projector/query instances and the baseline app are started;
-3. write path at each concurrency, 4. end-to-end lag, 5. queries; peak RSS sampled throughout.
+3. write path at each concurrency, 4. end-to-end lag, 5. queries, 6. (BENCH_PROFILE=1) profiles,
+7. tracing's cost per mutation, 8. the write side's start-up; peak RSS sampled throughout.
 
 A phase that fails is recorded under "errors" and the others still run. Whatever the bench
 created (its services, topics and databases) is removed at the end unless BENCH_KEEP=1.
@@ -33,6 +34,7 @@ from bench import (
     queries,
     report,
     stack,
+    tracing_cost,
     write_path,
     write_side,
     wrk,
@@ -274,6 +276,18 @@ def main() -> None:
             _phase("query", results, timings, query)
             if config.profile:
                 _phase("profile", results, timings, lambda: profile(config, catalog_ids, results))
+
+            def tracing() -> None:
+                products = len(catalog_ids.read_text().split())
+                results["tracing"] = tracing_cost.run(
+                    config,
+                    catalog_ids,
+                    lambda: wait_projector_idle(config),
+                    lambda: wait_query_cache_warm(config, products),
+                    log,
+                )
+
+            _phase("tracing", results, timings, tracing)
 
             def write_side_startup() -> None:
                 stack.stop_services(config)  # the phase starts its own command instances

@@ -22,9 +22,11 @@ from bench.config import JWT_SECRET, ROOT, Config
 SERVICES = ("command", "projector", "query")
 
 
-def service_env(config: Config) -> dict[str, str]:
+def service_env(config: Config, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The services' environment: the bench's own, without OpenTelemetry's variables (tracing is
+    off in every phase but the one that measures it, whatever the caller's shell says)."""
     return {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
         "RUN_DIR": str(config.run_dir),
         "COMMAND_PORT": str(config.ports["command"]),
         "QUERY_PORT": str(config.ports["query"]),
@@ -37,16 +39,18 @@ def service_env(config: Config) -> dict[str, str]:
         "PROJECTOR_GROUP_ID": config.projector_group,
         "PROJECTOR_INSTANCE_ID": "catalog-bench-projector-1",
         "JWT_SECRET": JWT_SECRET,
+        **(extra or {}),
     }
 
 
-def _services_sh(config: Config, action: str) -> None:
+def _services_sh(config: Config, action: str, extra: dict[str, str] | None = None) -> None:
     script = ROOT / "infra" / "native" / "services.sh"
-    subprocess.run([str(script), action], env=service_env(config), check=True, cwd=ROOT)
+    subprocess.run([str(script), action], env=service_env(config, extra), check=True, cwd=ROOT)
 
 
-def start_services(config: Config) -> None:
-    _services_sh(config, "start")
+def start_services(config: Config, extra_env: dict[str, str] | None = None) -> None:
+    """Start the bench's services, with `extra_env` set for them (the tracing phase's)."""
+    _services_sh(config, "start", extra_env)
 
 
 def stop_services(config: Config) -> None:

@@ -8,6 +8,12 @@ Who asked for the event travels in the CloudEvents Auth Context extension: `ce_a
 (`app_user`: a caller authenticated by a bearer token) and `ce_authid` (the token's `sub`).
 Records written before authentication existed carry neither.
 
+The trace the event was written in travels in the CloudEvents distributed-tracing extension:
+`ce_traceparent` and `ce_tracestate`, W3C Trace Context as text (shared/adapters/tracing.py
+makes and reads them). Optional: records written before tracing existed, and records of a
+command service that neither traced nor was called with a `traceparent`, carry neither, and
+read exactly as before.
+
 `ce_type` names the event type and its schema version (`catalog.ProductCreated.v2`). Records are
 written in the latest version of their type; reading accepts every version ever written and
 upcasts it (shared/domain/upcasting.py), so the command service's fold and the projector both
@@ -35,6 +41,16 @@ Headers = list[tuple[str, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
+class TraceContext:
+    """W3C Trace Context as text: `traceparent` (version-traceid-spanid-flags) and `tracestate`
+    ("" when there is none). Plain data, so the pure parts (planning, the read models) carry a
+    trace without knowing OpenTelemetry."""
+
+    traceparent: str
+    tracestate: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Envelope:
     """An event with the attributes the log adds to it."""
 
@@ -46,6 +62,7 @@ class Envelope:
     correlation_id: str
     source: str = SOURCE
     auth_id: str | None = None
+    trace: TraceContext | None = None  # the trace the event was written in
 
     @property
     def product_id(self) -> str:
@@ -85,6 +102,7 @@ def new_envelope(
     causation_id: str,
     correlation_id: str,
     auth_id: str | None = None,
+    trace: TraceContext | None = None,
 ) -> Envelope:
     return Envelope(
         event=event,
@@ -94,6 +112,7 @@ def new_envelope(
         causation_id=causation_id,
         correlation_id=correlation_id,
         auth_id=auth_id,
+        trace=trace,
     )
 
 
@@ -114,6 +133,10 @@ def to_record(envelope: Envelope) -> tuple[bytes, bytes, Headers]:
     if envelope.auth_id is not None:
         attributes["ce_authtype"] = AUTH_TYPE
         attributes["ce_authid"] = envelope.auth_id
+    if envelope.trace is not None:
+        attributes["ce_traceparent"] = envelope.trace.traceparent
+        if envelope.trace.tracestate:
+            attributes["ce_tracestate"] = envelope.trace.tracestate
     headers = [(name, value.encode()) for name, value in attributes.items()]
     key = envelope.product_id.encode()
     return key, orjson.dumps(envelope.event.data()), headers
@@ -159,6 +182,7 @@ def from_record(key: bytes | None, value: bytes | None, headers: Any) -> Envelop
         raise BadRecord("headers", f"bad ce_sequence or ce_time: {exc}") from None
     if sequence < 1:
         raise BadRecord("headers", f"ce_sequence must be >= 1, got {sequence}")
+    traceparent = attrs.get("ce_traceparent")
     return Envelope(
         event=event,
         event_id=attrs["ce_id"],
@@ -168,6 +192,9 @@ def from_record(key: bytes | None, value: bytes | None, headers: Any) -> Envelop
         correlation_id=attrs.get("ce_correlationid", ""),
         source=attrs.get("ce_source", ""),
         auth_id=attrs.get("ce_authid"),
+        # Kept as written; a malformed one is ignored where it would be used (a trace is
+        # never a reason to refuse an event).
+        trace=TraceContext(traceparent, attrs.get("ce_tracestate", "")) if traceparent else None,
     )
 
 

@@ -6,10 +6,12 @@ Every service reads the same names so that one `.env` (or one compose file) conf
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+OtlpProtocol = Literal["http/protobuf", "grpc"]
 
 
 class InfraSettings(BaseSettings):
@@ -28,6 +30,54 @@ class InfraSettings(BaseSettings):
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_min_insync_replicas: int = Field(default=1, ge=1)
     log_level: str = "INFO"
+    # OpenTelemetry tracing (README, "Tracing"), by the SDK's own variables. Off by default: spans
+    # are recorded and exported only when an OTLP endpoint is set, or OTEL_TRACES_EXPORTER names
+    # an exporter (otlp, console); OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none keep it
+    # off. Without it a request's own `traceparent` still reaches the events (pass-through).
+    otel_sdk_disabled: bool = False
+    otel_traces_exporter: str | None = None
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
+    otel_exporter_otlp_protocol: OtlpProtocol | None = None
+    otel_exporter_otlp_traces_protocol: OtlpProtocol | None = None
+    # Read by the SDK itself; here so that they are validated and reach the containers too.
+    otel_exporter_otlp_headers: SecretStr | None = None
+    otel_service_name: str | None = None
+    otel_resource_attributes: str | None = None
+    otel_traces_sampler: str | None = None
+    otel_traces_sampler_arg: str | None = None
+    otel_propagators: str | None = None
+
+    @property
+    def traces_exporters(self) -> list[str]:
+        """The span exporters to run: [] when tracing is off."""
+        if self.otel_sdk_disabled:
+            return []
+        if self.otel_traces_exporter is not None:
+            names = [n.strip().lower() for n in self.otel_traces_exporter.split(",") if n.strip()]
+            return [] if names == ["none"] else names
+        endpoint = self.otel_exporter_otlp_traces_endpoint or self.otel_exporter_otlp_endpoint
+        return ["otlp"] if endpoint else []
+
+    @property
+    def otlp_traces_protocol(self) -> OtlpProtocol:
+        return (
+            self.otel_exporter_otlp_traces_protocol
+            or self.otel_exporter_otlp_protocol
+            or "http/protobuf"
+        )
+
+    @field_validator("otel_traces_exporter")
+    @classmethod
+    def _known_exporters(cls, value: str | None) -> str | None:
+        names = {n.strip().lower() for n in (value or "").split(",") if n.strip()}
+        if unknown := names - {"otlp", "console", "none"}:
+            raise ValueError(
+                f"unknown exporter {', '.join(sorted(unknown))}: otlp, console or none"
+            )
+        if "none" in names and len(names) > 1:
+            raise ValueError("none cannot be combined with other exporters")
+        return value
 
     @property
     def dlq_topic(self) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench import profile, report, targets
+from bench import profile, report, targets, tracing_cost
 from bench.wrk import WrkResult
 
 
@@ -119,3 +119,50 @@ def test_wrk_percentiles_round_up_to_the_next_recorded_one() -> None:
     )  # fmt: skip
     assert result.rps == 10.0  # failed requests do not count
     assert result.pct(95) == 9.0
+
+
+def test_tracings_cost_is_each_modes_cpu_per_mutation_over_off_and_is_reported() -> None:
+    def mode(rps: float, command: float, projector: float) -> dict[str, Any]:
+        return {
+            "rps": rps,
+            "p50_ms": 10.0,
+            "p99_ms": 30.0,
+            "failed": 0,
+            "command_cpu_ms_per_mutation": command,
+            "projector_cpu_ms_per_mutation": projector,
+        }
+
+    modes = {
+        "off": mode(1000.0, 0.78, 0.21),
+        "pass_through": mode(990.0, 0.81, 0.2),
+        "on": {**mode(800.0, 1.0, 0.35), "spans_per_mutation": 4.1},
+        "off_again": mode(1000.0, 0.82, 0.19),
+    }
+    added = tracing_cost.costs(modes)
+    assert added == {
+        "pass_through": {
+            "command_cpu_ms": 0.01,
+            "projector_cpu_ms": 0.0,
+            "total_cpu_ms": 0.01,
+            "rps_ratio": 0.99,
+        },
+        "on": {
+            "command_cpu_ms": 0.2,
+            "projector_cpu_ms": 0.15,
+            "total_cpu_ms": 0.35,
+            "rps_ratio": 0.8,
+        },
+    }
+    apart = tracing_cost.noise(modes)
+    assert apart == {"command_cpu_ms": 0.04, "projector_cpu_ms": 0.02}
+    tracing = {"concurrency": 32, "modes": modes, "added": added, "noise": apart}
+    results = {**_results(), "tracing": tracing}
+    for section in ("projection", "e2e_lag", "query"):
+        del results[section]
+    text = report.markdown(results)
+    assert (
+        "| on: OTLP export, every trace sampled | 800.0 | 10.0 | 30.0 | 0 | 1.000 / 0.350 |" in text
+    )
+    assert "| on: OTLP export, every trace sampled | +0.350 (+0.200 +0.150) | x0.80 |" in text
+    assert "The two off runs differ by 0.040 ms (command) and 0.020 ms (projector)" in text
+    assert "Spans exported per mutation: 4.1." in text

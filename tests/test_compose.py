@@ -195,6 +195,14 @@ def test_every_setting_reaches_the_service(model: compose_model.Model, service: 
     assert explicit == set_here(service)
 
 
+# Settings that take only some strings: a valid one that is not the default.
+CONSTRAINED_SAMPLES = {
+    "OTEL_TRACES_EXPORTER": "console",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc",
+}
+
+
 @pytest.mark.parametrize("service", sorted(APPS))
 def test_the_environment_of_docker_compose_becomes_the_services_settings(
     service: str, monkeypatch: pytest.MonkeyPatch
@@ -209,7 +217,9 @@ def test_the_environment_of_docker_compose_becomes_the_services_settings(
         if upper in set_here(service) or upper in GOING:
             continue
         # a value other than the default, within the field's bounds
-        if field.annotation is bool:
+        if upper in CONSTRAINED_SAMPLES:
+            samples[upper] = CONSTRAINED_SAMPLES[upper]
+        elif field.annotation is bool:
             samples[upper] = "false" if field.default else "true"
         elif field.annotation is int:
             samples[upper] = str(field.default + 1)

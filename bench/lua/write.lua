@@ -14,6 +14,15 @@ local UPDATE = '{"query":"mutation($in: UpdateProductInput!) { updateProduct(inp
 
 local ids
 local n = 0
+-- $BENCH_TRACEPARENT=1: every request carries a new W3C traceparent, as a traced client's would.
+local traced = os.getenv("BENCH_TRACEPARENT") == "1"
+
+local function traceparent()
+  local r = math.random
+  return string.format("00-%04x%04x%04x%04x%04x%04x%04x%04x-%04x%04x%04x%04x-01",
+    r(0, 65535), r(0, 65535), r(0, 65535), r(0, 65535), r(0, 65535), r(0, 65535), r(0, 65535),
+    r(1, 65535), r(0, 65535), r(0, 65535), r(0, 65535), r(1, 65535))
+end
 
 function init(args)
   seed()
@@ -28,6 +37,9 @@ function request()
       math.random(0, 19), math.random(0, 49))
   else
     body = string.format(UPDATE, ids[math.random(#ids)], math.random(1, 999), math.random(0, 99))
+  end
+  if traced then
+    wrk.headers["traceparent"] = traceparent()
   end
   return wrk.format(nil, nil, nil, body)
 end

@@ -19,15 +19,18 @@ from services.command.internal_api import internal_routes
 from services.command.ownership import Ownership, StallWatch
 from services.command.partition_writer import PartitionWriter
 from services.command.routing import CommandRouter
-from shared.adapters import auth, private_api
+from shared.adapters import auth, private_api, tracing
 from shared.adapters.graphql_http import mount_graphql
 from shared.adapters.http import service_app
 from shared.adapters.kafka_log import ensure_topics
 from shared.settings import CommandSettings
 
 
-def create_app(settings: CommandSettings | None = None) -> FastAPI:
+def create_app(
+    settings: CommandSettings | None = None, traced: tracing.Tracing = tracing.OFF
+) -> FastAPI:
     settings = settings or CommandSettings()
+    sends = tracing.SendSpans(traced, settings.events_topic)
     verifier = auth.required_verifier(settings, "the command service")
     private_api.tune_aiokafka()
     membership: GroupMembership | None = None
@@ -38,12 +41,13 @@ def create_app(settings: CommandSettings | None = None) -> FastAPI:
             settings.command_max_batch,
             settings.command_answers_per_product,
             on_fenced=lambda _: membership.rejoin() if membership else None,
+            spans=sends,
         )
 
     watch = StallWatch(limit_s=settings.command_session_timeout_ms / 1000)
     ownership = Ownership(new_writer, settings.advertised_url, watch)
     membership = GroupMembership(settings, ownership)
-    forwarder = HttpForwarder()
+    forwarder = HttpForwarder(traced)
     router = CommandRouter(
         ownership, forwarder, settings.events_partitions, settings.command_timeout_s
     )
@@ -71,7 +75,7 @@ def create_app(settings: CommandSettings | None = None) -> FastAPI:
             "owner": ownership.ready(),
         }
 
-    app = service_app("catalog command service", ready, lifespan)
+    app = service_app("catalog command service", ready, lifespan, traced)
     app.router.routes.extend(internal_routes(router, verifier))
 
     @app.get("/ownership")

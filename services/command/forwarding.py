@@ -1,9 +1,11 @@
 """The wire format of a command handed from one instance to its partition's owner.
 
 `POST /internal/commands` on the owner, with the caller's own `Authorization` header (the owner
-verifies it again and records its subject, exactly as if the caller had come to it directly)
-and `X-Correlation-ID`. The body names the command's type and carries its fields as the GraphQL
-input had them, commandId and id included, so the owner decides the very same command:
+verifies it again and records its subject, exactly as if the caller had come to it directly),
+`X-Correlation-ID` and the trace context (`traceparent`, `tracestate`: the owner's spans and the
+events continue the caller's trace). The body names the command's type and carries its fields
+as the GraphQL input had them, commandId and id included, so the owner decides the very same
+command:
 
     {"type": "UpdateProduct", "command": {"id": "...", "commandId": "...", "changes": {...}}}
 

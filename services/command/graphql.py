@@ -14,6 +14,7 @@ from graphql import GraphQLSchema
 from services.command.planning import IssuedCommand
 from services.command.routing import CommandRouter
 from services.command.write_state import Answer
+from shared.adapters import tracing
 from shared.adapters.graphql_http import Info, load_sdl, principal
 from shared.domain.commands import (
     AnyCommand,
@@ -49,7 +50,9 @@ def build_schema(router: CommandRouter) -> GraphQLSchema:
 
     async def _run(info: Info, command: AnyCommand) -> dict[str, Any]:
         caller = principal(info)
-        issued = IssuedCommand(command, info.context["correlation_id"], caller.subject)
+        issued = IssuedCommand(
+            command, info.context["correlation_id"], caller.subject, trace=tracing.current()
+        )
         authorization = info.context["request"].headers.get("authorization")
         return _result(await router.handle(issued, authorization))
 

@@ -18,6 +18,7 @@ from services.command.forwarding import PATH, answer_body, command_from, error_b
 from services.command.planning import IssuedCommand
 from services.command.ports import OwnerMoved
 from services.command.routing import CommandRouter
+from shared.adapters import tracing
 from shared.adapters.auth import TokenVerifier, Unauthenticated
 from shared.errors import CatalogError
 
@@ -40,7 +41,9 @@ def internal_routes(router: CommandRouter, verifier: TokenVerifier) -> list[Rout
             return _json(
                 {"error": {"code": "BAD_USER_INPUT", "message": str(exc), "extensions": {}}}, 400
             )
-        issued = IssuedCommand(command, correlation_id.get() or "", caller.subject)
+        issued = IssuedCommand(
+            command, correlation_id.get() or "", caller.subject, trace=tracing.current()
+        )
         try:
             answer = await router.decide_here(issued)
         except OwnerMoved as exc:

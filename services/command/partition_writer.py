@@ -49,6 +49,7 @@ from services.command.ports import (
 )
 from services.command.restore import Restored, restore
 from services.command.write_state import Answer, Remembered, WriteState, decode, encode
+from shared.adapters.tracing import SendSpans
 from shared.backoff import Backoff
 from shared.envelope import BadRecord, Envelope
 from shared.errors import ServiceUnavailable
@@ -91,8 +92,10 @@ class PartitionWriter:
         max_batch: int,
         horizon: int,
         on_fenced: Callable[[int], None] = lambda _: None,
+        spans: SendSpans | None = None,
     ) -> None:
         self.partition = log_.partition
+        self._spans = spans
         self._log = log_
         self._max_batch = max_batch
         self._horizon = horizon
@@ -255,7 +258,18 @@ class PartitionWriter:
         )
         outcomes: list[Outcome | Exception] | None = list(decided.outcomes)
         if decided.envelopes:
-            outcomes = await self._append(decided, batch)
+            sending = None
+            if self._spans is not None:
+                # Each event is sent in a span of its command's trace and carries that span's
+                # context instead of the command's (the plan is pure; spans are made here).
+                sending = self._spans.start(self.partition, decided.envelopes, decided.first_offset)
+                decided = replace(decided, envelopes=sending.envelopes)
+            outcomes = None
+            try:
+                outcomes = await self._append(decided, batch)
+            finally:
+                if sending is not None:
+                    sending.end(None if outcomes is not None else "not committed, or unknown")
         if outcomes is not None:
             await self._answer(batch, outcomes)
 

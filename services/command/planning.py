@@ -30,17 +30,18 @@ from shared.domain.commands import AnyCommand
 from shared.domain.decider import decide
 from shared.domain.errors import DomainError
 from shared.domain.events import ProductEvent
-from shared.envelope import Envelope, Position, new_envelope
+from shared.envelope import Envelope, Position, TraceContext, new_envelope
 
 Outcome = Answer | Remembered | DomainError
-# (event, sequence, causation id, correlation id, actor) -> the envelope to append
-Stamp = Callable[[ProductEvent, int, str, str, str], Envelope]
+# (event, sequence, causation id, correlation id, actor, trace) -> the envelope to append
+Stamp = Callable[[ProductEvent, int, str, str, str, TraceContext | None], Envelope]
 
 
 @dataclass(frozen=True, slots=True)
 class IssuedCommand:
     """A command and who issued it: the authenticated subject and the request's correlation id.
 
+    `trace`: the trace context it was issued in (the request's), which its events carry on.
     `replayable` false: decide it even if the product seems to remember its commandId (the
     writer found that the remembered event belongs to another command: a fingerprint collision).
     """
@@ -49,6 +50,7 @@ class IssuedCommand:
     correlation_id: str
     actor: str
     replayable: bool = True
+    trace: TraceContext | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,12 @@ def plan(
         for event in events:
             sequence = (state.version if state else 0) + 1
             envelope = stamp(
-                event, sequence, command.command_id, request.correlation_id, request.actor
+                event,
+                sequence,
+                command.command_id,
+                request.correlation_id,
+                request.actor,
+                request.trace,
             )
             offset = first_offset + len(envelopes)
             envelopes.append(envelope)

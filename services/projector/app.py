@@ -16,7 +16,7 @@ from pymongo.errors import PyMongoError
 from services.projector.consumer import Projector
 from services.projector.handover import PauseSwitch
 from services.projector.writer import ReadModelWriter
-from shared.adapters import mongo
+from shared.adapters import mongo, tracing
 from shared.adapters.dead_letters import DeadLetterProducer
 from shared.adapters.event_source import KafkaEventSource
 from shared.adapters.http import service_app
@@ -26,7 +26,9 @@ from shared.settings import ProjectorSettings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: ProjectorSettings | None = None) -> FastAPI:
+def create_app(
+    settings: ProjectorSettings | None = None, traced: tracing.Tracing = tracing.OFF
+) -> FastAPI:
     settings = settings or ProjectorSettings()
     # One name per projector instance (static group membership already makes it one process),
     # under one prefix per consumer group, so that members can find each other's transactions.
@@ -53,6 +55,9 @@ def create_app(settings: ProjectorSettings | None = None) -> FastAPI:
         ReadModelWriter(db),
         PauseSwitch(db[mongo.PROJECTION_CONTROL]),
         settings.projector_max_batch,
+        spans=tracing.ProjectorSpans(
+            traced, settings.projector_group_id, settings.mongodb_database
+        ),
     )
 
     @contextlib.asynccontextmanager
@@ -79,7 +84,7 @@ def create_app(settings: ProjectorSettings | None = None) -> FastAPI:
             "no_gaps": projector.gaps == 0,
         }
 
-    return service_app("catalog projector", ready, lifespan)
+    return service_app("catalog projector", ready, lifespan, traced)
 
 
 async def _abort_orphaned_transactions(

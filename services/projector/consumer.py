@@ -11,6 +11,12 @@ batch is written, and that batch's MongoDB transaction commits only after it suc
 writer's `before_commit`). So MongoDB never holds more than one batch whose offsets are not
 committed, and the Kafka round trip is off the path from one batch to the next.
 
+With tracing on, each batch is traced as shared/adapters/tracing.py describes: a span of its own
+linked to each event's context, and each event's process and MongoDB-write spans in the event's
+trace; the events handed to the store carry the write span's context, which the products'
+documents keep for the query service's subscription pushes. Events without a trace context
+are projected exactly as before.
+
 The loop depends on ports (ports.py) only: the event source and the dead-letter sink are Kafka
 adapters in shared/adapters/, the store and the pause switch MongoDB ones, and the unit tests
 run it over in-memory fakes (tests/unit/test_projector_loop.py).
@@ -40,6 +46,7 @@ from services.projector.ports import (
     Record,
 )
 from shared.adapters.mongo import Document
+from shared.adapters.tracing import Origin, ProjectorSpans
 from shared.backoff import Backoff
 from shared.envelope import BadRecord, Envelope, from_record
 
@@ -73,8 +80,10 @@ class Projector:
         pause: PauseRequests,
         max_batch: int,
         backoff: Backoff | None = None,
+        spans: ProjectorSpans | None = None,
     ) -> None:
         self._source = source
+        self._spans = spans if spans is not None and spans.recording else None
         self._dead_letters = dead_letters
         self._store = store
         self._pause = pause
@@ -145,15 +154,33 @@ class Projector:
 
     async def _project(self, batches: Batches) -> None:
         good: list[Envelope] = []
+        origins: list[Origin] = []
         for tp, records in batches.items():
             for record in records:
                 try:
                     good.append(from_record(record.key, record.value, record.headers))
                 except BadRecord as exc:
                     await self._dead_letter(tp, record, exc)
+                    continue
+                if self._spans is not None:
+                    origins.append(Origin(tp.topic, tp.partition, record.offset))
         if good:
-            with BATCH_SECONDS.time():
-                result = await self._write_until_done(good)
+            traced = self._spans.batch(good, origins) if self._spans is not None else None
+            try:
+                with BATCH_SECONDS.time():
+                    result = await self._write_until_done(traced.envelopes if traced else good)
+            except BaseException as exc:
+                if traced is not None:
+                    traced.end(exc)
+                raise
+            if traced is not None:
+                traced.end(
+                    attributes={
+                        "catalog.projection.applied": result.applied,
+                        "catalog.projection.skipped": result.skipped,
+                        "catalog.projection.gaps": len(result.gaps),
+                    }
+                )
             APPLIED.inc(result.applied)
             SKIPPED.inc(result.skipped)
             for envelope, version in result.gaps:

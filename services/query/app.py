@@ -16,7 +16,7 @@ from services.query.change_feed import ChangeFeed
 from services.query.graphql import build_schema
 from services.query.product_cache import ProductCache
 from services.query.read_models import ReadModels
-from shared.adapters import auth, mongo
+from shared.adapters import auth, mongo, tracing
 from shared.adapters.graphql_http import mount_graphql
 from shared.adapters.http import service_app
 from shared.settings import QuerySettings
@@ -35,7 +35,9 @@ EXAMPLE = """# The product catalog's read side. Subscriptions (productChanged) w
 """
 
 
-def create_app(settings: QuerySettings | None = None) -> FastAPI:
+def create_app(
+    settings: QuerySettings | None = None, traced: tracing.Tracing = tracing.OFF
+) -> FastAPI:
     settings = settings or QuerySettings()
     verifier = None
     if settings.query_auth_required:
@@ -78,12 +80,12 @@ def create_app(settings: QuerySettings | None = None) -> FastAPI:
     async def ready() -> dict[str, bool]:
         return {"mongodb": await mongo.reachable(client), "change_feed": feed.opened.is_set()}
 
-    app = service_app("catalog query service", ready, lifespan)
+    app = service_app("catalog query service", ready, lifespan, traced)
     app.state.change_feed = feed  # for operators' debugging and the tests
     app.state.product_cache = cache
     mount_graphql(
         app,
-        build_schema(reads, feed, cache, settings.min_version_timeout_s),
+        build_schema(reads, feed, cache, settings.min_version_timeout_s, tracing.PushSpans(traced)),
         settings,
         verifier=verifier,
         explorer=ExplorerGraphiQL(title="Catalog query service", default_query=EXAMPLE),

@@ -17,12 +17,17 @@ from services.query.read_models import ReadModels
 from services.query.scalars import datetime_scalar
 from shared.adapters.graphql_http import Info, load_sdl
 from shared.adapters.mongo import Document
+from shared.adapters.tracing import PushSpans
 from shared.domain.errors import InvalidInput
 from shared.read_model.documents import CategoryStatsDocument, HistoryDocument, ProductDocument
 
 
 def build_schema(
-    reads: ReadModels, feed: ChangeFeed, cache: ProductCache, min_version_timeout_s: float
+    reads: ReadModels,
+    feed: ChangeFeed,
+    cache: ProductCache,
+    min_version_timeout_s: float,
+    pushes: PushSpans | None = None,
 ) -> GraphQLSchema:
     query = QueryType()
     connection = ObjectType("ProductConnection")
@@ -95,7 +100,7 @@ def build_schema(
     def product_changed_source(
         _: Any, _info: Info, id: str | None = None
     ) -> subscriptions.ProductChangeStream:
-        return subscriptions.ProductChangeStream(feed, id)
+        return subscriptions.ProductChangeStream(feed, id, pushes)
 
     # ariadne's Subscriber type names generators only; graphql-core takes any async iterator.
     subscription.set_source("productChanged", cast("Subscriber", product_changed_source))

@@ -3,17 +3,27 @@
 Fed by the shared change feed, so a subscriber costs a queue, not a MongoDB cursor. The feed sees
 documents, not events: when the projector applied several events of a product in one batch, the
 subscriber sees one change at the last version.
+
+With tracing on, each message sent is a span (`push productChanged`) in the trace of the event
+that wrote the version pushed: a child of the context the projector stored with the document,
+linked to the subscriber's connection. It covers the message's way out: graphql-core resolves
+the change and ariadne sends it between one `__anext__` returning it and the next being
+called, so the span starts as the change is handed over and ends when the next is asked for.
 """
 
 from __future__ import annotations
 
 from typing import cast
 
+from opentelemetry.trace import Span
+
 from services.query import documents
 from services.query.change_feed import ChangeFeed, MissedChanges, ProductChanged
 from services.query.errors import SubscriberTooSlow
 from shared.adapters.mongo import Document
+from shared.adapters.tracing import PushSpans
 from shared.read_model.documents import ProductDocument
+from shared.read_model.products import trace_of
 
 
 def change(notice: ProductChanged, doc: Document) -> Document:
@@ -46,14 +56,20 @@ class ProductChangeStream:
     never silently misses a change.
     """
 
-    def __init__(self, feed: ChangeFeed, product_id: str | None) -> None:
+    def __init__(
+        self, feed: ChangeFeed, product_id: str | None, spans: PushSpans | None = None
+    ) -> None:
         self._feed = feed
         self._listener = feed.add(product_id)
+        self._spans = spans if spans is not None and spans.tracing.recording else None
+        self._subscriber = self._spans.subscriber() if self._spans is not None else None
+        self._pushing: Span | None = None
 
     def __aiter__(self) -> ProductChangeStream:
         return self
 
     async def __anext__(self) -> Document:
+        self._pushed()
         while True:
             notice = await self._listener.get()
             if isinstance(notice, MissedChanges):
@@ -62,7 +78,25 @@ class ProductChangeStream:
                     raise SubscriberTooSlow()
                 continue
             if notice.document is not None:
-                return change(notice, notice.document)
+                pushed = change(notice, notice.document)
+                if self._spans is not None:
+                    self._pushing = self._spans.start(
+                        trace_of(cast(ProductDocument, notice.document)),
+                        self._subscriber,
+                        {
+                            "catalog.product.id": notice.product_id,
+                            "catalog.product.version": pushed["version"],
+                            "catalog.change.type": pushed["type"],
+                        },
+                    )
+                return pushed
 
     async def aclose(self) -> None:
+        self._pushed()
         self._feed.remove(self._listener)
+
+    def _pushed(self) -> None:
+        """The last change handed over has been sent: its span ends."""
+        if self._pushing is not None:
+            self._pushing.end()
+            self._pushing = None

@@ -17,17 +17,23 @@ from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.adapters import private_api
+from shared.adapters import private_api, tracing
+from shared.adapters.tracing import Tracing
 from shared.settings import HttpSettings
 
 ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
 MAX_CORRELATION_ID = 128
 CORRELATION_HEADER = "X-Correlation-ID"
-# FastAPI's native OpenTelemetry support looks for configured providers on every request (three
-# os.environ lookups), a cost on every request measured in bench/RESULTS.md.
-# The services export no traces, metrics or logs through OpenTelemetry (metrics are Prometheus);
-# whoever wires OpenTelemetry in turns these back on.
+# FastAPI's native OpenTelemetry support, left to itself, looks for configured providers on
+# every request (three os.environ lookups), a cost measured in bench/RESULTS.md. With tracing off
+# (the default) it stays off entirely. With tracing on, its HTTP server spans are the first spans
+# of every trace (the W3C context of the request continued, semantic-convention attributes), so
+# it traces, with our provider given to it (no lookups); metrics stay Prometheus and logs JSON
+# lines, so those two stay off; its operation spans (dependencies, serialization) would only
+# cover the operational routes, since GraphQL is a plain route; and the probes, polled every few
+# seconds, are not traced.
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+PROBES = frozenset({"/health", "/ready", "/metrics"})
 log = logging.getLogger(__name__)
 
 
@@ -46,14 +52,32 @@ def valid_correlation_id(value: str) -> bool:
     return 0 < len(value) <= MAX_CORRELATION_ID and value.isascii() and value.isprintable()
 
 
+def telemetry(traced: Tracing) -> TelemetryConfig:
+    """FastAPI's native telemetry for a process traced so (see NO_TELEMETRY for why)."""
+    if not traced.recording:
+        return NO_TELEMETRY
+    return {
+        "tracer_provider": traced.provider,
+        "tracing": True,
+        "metrics": False,
+        "logs": False,
+        "operation_spans": False,
+        "auto_configure": False,
+        "exclude": lambda scope: scope.get("path") in PROBES,
+    }
+
+
 def service_app(
     title: str,
     ready: ReadyCheck,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    traced: Tracing = tracing.OFF,
 ) -> FastAPI:
     """A FastAPI app with the operational endpoints already in place (docs/architecture.md, Contracts).
 
     `ready` names each dependency with whether it is usable; /ready is 200 only if all are.
+    `traced`: the process's tracing; with it off, a request's own trace context is still passed
+    through (tracing.PassThrough).
     """
     app = FastAPI(
         title=title,
@@ -61,8 +85,10 @@ def service_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        telemetry=NO_TELEMETRY,
+        telemetry=telemetry(traced),
     )
+    if not traced.recording:
+        app.add_middleware(tracing.PassThrough)
     app.add_middleware(
         CorrelationIdMiddleware, header_name=CORRELATION_HEADER, validator=valid_correlation_id
     )

@@ -18,6 +18,13 @@ class PriceDocument(TypedDict):
     currency: str
 
 
+class TraceDocument(TypedDict):
+    """W3C Trace Context of the span that wrote a document's version (shared/envelope.py)."""
+
+    traceparent: str
+    tracestate: NotRequired[str]
+
+
 class ProductDocument(TypedDict):
     _id: str
     sku: str
@@ -31,6 +38,9 @@ class ProductDocument(TypedDict):
     createdAt: datetime
     updatedAt: datetime
     deleted: bool  # a tombstone keeps its version, so it still guards
+    # The trace its current version was written in (absent if its event carried none): what a
+    # subscription push of this version continues.
+    trace: NotRequired[TraceDocument]
 
 
 class HistoryDocument(TypedDict):

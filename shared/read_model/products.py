@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from shared.domain.events import ProductCreated, ProductUpdated
 from shared.domain.versions import Verdict, verdict
-from shared.envelope import Envelope
-from shared.read_model.documents import ProductDocument
+from shared.envelope import Envelope, TraceContext
+from shared.read_model.documents import ProductDocument, TraceDocument
 from shared.read_model.prices import price_document
 
 
@@ -24,6 +24,30 @@ def admit(document: ProductDocument | None, envelope: Envelope) -> Verdict:
 
 def apply(document: ProductDocument | None, envelope: Envelope) -> ProductDocument:
     """The document after one more event; the caller has checked the event is the next one."""
+    applied = _fold(document, envelope)
+    if envelope.trace is not None:
+        applied["trace"] = trace_document(envelope.trace)
+    else:
+        applied.pop("trace", None)
+    return applied
+
+
+def trace_document(trace: TraceContext) -> TraceDocument:
+    stored: TraceDocument = {"traceparent": trace.traceparent}
+    if trace.tracestate:
+        stored["tracestate"] = trace.tracestate
+    return stored
+
+
+def trace_of(document: ProductDocument) -> TraceContext | None:
+    """The trace a document's current version was written in, if any."""
+    stored = document.get("trace")
+    if stored is None:
+        return None
+    return TraceContext(stored["traceparent"], stored.get("tracestate", ""))
+
+
+def _fold(document: ProductDocument | None, envelope: Envelope) -> ProductDocument:
     event = envelope.event
     if isinstance(event, ProductCreated):
         return {
@@ -67,4 +91,4 @@ def apply(document: ProductDocument | None, envelope: Envelope) -> ProductDocume
     return updated
 
 
-__all__ = ["Verdict", "admit", "apply"]
+__all__ = ["Verdict", "admit", "apply", "trace_document", "trace_of"]

@@ -152,6 +152,8 @@ def _example(message: str) -> tuple[bytes, dict[str, Any], dict[str, str]]:
         (lambda k, p, h: (k, {**p, "colour": "red"}, h), jsonschema.ValidationError),
         (lambda k, p, h: (b"other", p, h), jsonschema.ValidationError),
         (lambda k, p, h: (k, p, {**h, "ce_subject": ANOTHER}), AssertionError),
+        (lambda k, p, h: (k, p, {**h, "ce_traceparent": "00-xyz-01"}), jsonschema.ValidationError),
+        (lambda k, p, h: (k, p, {**h, "ce_tracestate": "k=v"}), jsonschema.ValidationError),
     ],
 )
 def test_the_record_check_is_not_a_rubber_stamp(mangle: Any, error: type[Exception]) -> None:

@@ -9,6 +9,8 @@ import pytest
 from services.query.change_feed import ChangeFeed, Listener, MissedChanges, ProductChanged
 from services.query.errors import SubscriberTooSlow
 from services.query.subscriptions import ProductChangeStream
+from shared.adapters.tracing import PushSpans
+from tests.support.tracing import CALLER, CALLER_SPAN_ID, CALLER_TRACE_ID, in_memory
 
 
 def change(product_id: str, version: int, operation: str = "replace") -> dict[str, Any]:
@@ -90,3 +92,25 @@ def drain(listener: Listener) -> list[ProductChanged | MissedChanges]:
 def ids(notice: ProductChanged | MissedChanges) -> str:
     assert isinstance(notice, ProductChanged)
     return notice.product_id
+
+
+async def test_each_push_is_a_span_of_the_trace_that_wrote_the_version_pushed() -> None:
+    traced, exported = in_memory()
+    f = feed()
+    changes = ProductChangeStream(f, "a", PushSpans(traced))
+    first = change("a", 1, "insert")
+    first["fullDocument"]["trace"] = {
+        "traceparent": CALLER.traceparent,
+        "tracestate": CALLER.tracestate,
+    }
+    f._dispatch(first)
+    f._dispatch(change("a", 2))  # a version written untraced: pushed, not traced
+    assert (await anext(changes))["version"] == 1
+    assert exported.get_finished_spans() == ()  # still on its way out
+    assert (await anext(changes))["version"] == 2  # asking for the next: the first was sent
+    await changes.aclose()
+    (push,) = exported.get_finished_spans()
+    assert push.name == "push productChanged"
+    assert push.parent is not None and push.parent.span_id == CALLER_SPAN_ID
+    assert push.context.trace_id == CALLER_TRACE_ID
+    assert push.attributes is not None and push.attributes["catalog.product.version"] == 1

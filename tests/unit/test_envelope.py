@@ -10,7 +10,7 @@ import pytest
 
 from shared.domain.events import ProductCreated, ProductUpdated
 from shared.domain.money import Money
-from shared.envelope import BadRecord, from_record, new_envelope, to_record
+from shared.envelope import BadRecord, TraceContext, from_record, new_envelope, to_record
 
 ID = "6f1c2c6b-8d11-4a59-9a1f-3f7c2a5e8f0e"
 CREATED = ProductCreated(
@@ -72,3 +72,19 @@ def test_bad_records_are_refused_with_a_reason(mangle: object, reason: str) -> N
     key, value, headers = mangle(*_record())  # type: ignore[operator]
     with pytest.raises(BadRecord, match=reason):
         from_record(key, value, headers)
+
+
+def test_the_trace_travels_as_the_cloudevents_distributed_tracing_extension() -> None:
+    caller = TraceContext("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "k=v,a=b")
+    _, _, headers = to_record(new_envelope(CREATED, 1, "c", "r", trace=caller))
+    attrs = dict(headers)
+    assert attrs["ce_traceparent"] == caller.traceparent.encode()
+    assert attrs["ce_tracestate"] == b"k=v,a=b"
+    assert from_record(*to_record(new_envelope(CREATED, 1, "c", "r", trace=caller))).trace == caller
+    # No tracestate, no header; no trace (an old record, an untraced request), neither.
+    without_state = TraceContext(caller.traceparent)
+    _, _, headers = to_record(new_envelope(CREATED, 1, "c", "r", trace=without_state))
+    assert "ce_tracestate" not in dict(headers)
+    key, value, headers = to_record(new_envelope(CREATED, 1, "c", "r"))
+    assert not {"ce_traceparent", "ce_tracestate"} & dict(headers).keys()
+    assert from_record(key, value, headers).trace is None

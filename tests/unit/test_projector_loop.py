@@ -6,16 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import pytest
 from aiokafka import TopicPartition
 
 from services.projector.consumer import OffsetCommitFailed, Projector
+from shared.adapters import tracing
+from shared.adapters.tracing import ProjectorSpans
 from shared.backoff import Backoff
+from shared.read_model.products import trace_of
 from tests.query.events import created, deleted, new_id, updated
 from tests.support.fakes import FakeDeadLetters, FakePause, FakeSource, FakeStore
+from tests.support.tracing import CALLER, CALLER_SPAN_ID, CALLER_TRACE_ID, in_memory, named
 
 
 @dataclass
@@ -29,10 +33,14 @@ class Loop:
 
 
 @contextlib.asynccontextmanager
-async def running(store: FakeStore | None = None, max_batch: int = 100) -> AsyncIterator[Loop]:
+async def running(
+    store: FakeStore | None = None, max_batch: int = 100, spans: ProjectorSpans | None = None
+) -> AsyncIterator[Loop]:
     source, dead, pause = FakeSource(), FakeDeadLetters(), FakePause()
     store = store or FakeStore()
-    projector = Projector(source, dead, store, pause, max_batch, Backoff(first_s=0.001))
+    projector = Projector(
+        source, dead, store, pause, max_batch, Backoff(first_s=0.001), spans=spans
+    )
     await projector.start()
     task = asyncio.create_task(projector.run())
     try:
@@ -143,3 +151,28 @@ async def test_lag_counts_records_fetched_but_waiting_behind_a_stuck_batch() -> 
             loop.source.append_event(created(new_id()), 1)
         await until(lambda: loop.source.fetched(1) == 3)  # into the intake, behind the batch
         assert (await loop.projector.partition_lag())[1] == 3
+
+
+async def test_a_traced_batch_projects_old_and_new_events_alike_and_traces_the_new() -> None:
+    traced, exported = in_memory()
+    old, new = new_id(), new_id()
+    spans = ProjectorSpans(traced, "catalog-projector", "catalog")
+    async with running(spans=spans) as loop:
+        loop.source.append_event(created(old), 0)  # written before tracing: no ce_traceparent
+        loop.source.append_event(replace(created(new), trace=CALLER), 1)
+        await until(lambda: committed(loop) == {0: 1, 1: 1})
+    assert {pid: d["version"] for pid, d in loop.store.products.items()} == {old: 1, new: 1}
+    spans_ = exported.get_finished_spans()
+    (batch,) = [s for s in named(spans_, "process events") if s.parent is None]
+    assert [(link.context.trace_id, link.context.span_id) for link in batch.links] == [
+        (CALLER_TRACE_ID, CALLER_SPAN_ID)
+    ]
+    (process,) = [s for s in named(spans_, "process events") if s.parent is not None]
+    assert process.parent is not None and process.parent.span_id == CALLER_SPAN_ID
+    (write,) = named(spans_, "transaction catalog")
+    assert write.parent == process.context and write.context.trace_id == CALLER_TRACE_ID
+    # The document keeps its version's trace (the write's), for the subscription push; the old
+    # product's document has none, exactly as before tracing.
+    kept = tracing.span_context(trace_of(loop.store.products[new]))
+    assert kept is not None and kept.span_id == write.context.span_id
+    assert "trace" not in loop.store.products[old]

@@ -4,9 +4,11 @@ append means for the commands in it (partition_writer.py's docstring lists the r
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import pytest
+from opentelemetry.trace import StatusCode
 
 from services.command import write_state
 from services.command.graphql import update_command
@@ -14,9 +16,13 @@ from services.command.partition_writer import PartitionWriter, Phase
 from services.command.planning import IssuedCommand
 from services.command.ports import OwnerMoved
 from services.command.write_state import Answer
+from shared.adapters import tracing
+from shared.adapters.tracing import SendSpans
 from shared.domain.commands import CreateProduct, parse
+from shared.domain.errors import DomainError
 from shared.envelope import Envelope, Position
 from shared.errors import ServiceUnavailable
+from tests.support.tracing import CALLER, CALLER_SPAN_ID, CALLER_TRACE_ID, in_memory
 from tests.unit.command.fakes import FakePartition, FakePartitionLog
 
 IDS = [f"00000000-0000-4000-8000-00000000000{i}" for i in range(8)]
@@ -216,3 +222,43 @@ async def test_two_command_ids_with_one_fingerprint_are_never_confused(
     # "r1" looks remembered (same fingerprint as "c1"), but the event there is c1's: decided.
     renamed = await writer.submit(rename(IDS[0], "Cup", "r1"), 1)
     assert renamed.version == 2 and logged(partition)[-1].causation_id == "r1"
+
+
+async def test_each_event_is_appended_carrying_its_send_spans_context_in_its_commands_trace() -> (
+    None
+):
+    traced, exported = in_memory()
+    partition = FakePartition(partition=1)
+    writer, _ = await started(partition, spans=SendSpans(traced, "product-events"))
+    mine = replace(create(IDS[0]), trace=CALLER)
+    refused = create(IDS[0])  # the same product again: ALREADY_EXISTS, nothing sent
+    outcomes = await asyncio.gather(
+        writer.submit(mine, 1), writer.submit(refused, 1), return_exceptions=True
+    )
+    assert isinstance(outcomes[0], Answer) and isinstance(outcomes[1], DomainError)
+    (sent,) = exported.get_finished_spans()
+    assert sent.name == "send product-events" and sent.status.is_ok
+    assert sent.context.trace_id == CALLER_TRACE_ID
+    assert sent.parent is not None and sent.parent.span_id == CALLER_SPAN_ID
+    (event,) = logged(partition)
+    carried = tracing.span_context(event.trace)
+    assert carried is not None and carried.span_id == sent.context.span_id
+    assert outcomes[0].event_id == event.event_id
+
+
+async def test_a_send_span_whose_append_failed_says_so() -> None:
+    traced, exported = in_memory()
+    writer, log = await started(FakePartition(), spans=SendSpans(traced, "t"))
+    log.fail_next = "before_commit"
+    with pytest.raises(ServiceUnavailable):
+        await writer.submit(replace(create(IDS[0]), trace=CALLER), 1)
+    (sent,) = exported.get_finished_spans()
+    assert sent.status.status_code is StatusCode.ERROR
+
+
+async def test_without_spans_an_event_carries_the_trace_its_command_was_issued_in() -> None:
+    partition = FakePartition()
+    writer, _ = await started(partition)
+    await writer.submit(replace(create(IDS[0]), trace=CALLER), 1)
+    await writer.submit(create(IDS[1]), 1)
+    assert [e.trace for e in logged(partition)] == [CALLER, None]

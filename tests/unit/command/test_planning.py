@@ -17,7 +17,7 @@ from shared.domain.commands import CreateProduct, DeleteProduct, parse
 from shared.domain.errors import AlreadyExists, ConcurrencyConflict, DomainError, ProductIsDeleted
 from shared.domain.events import ProductCreated, ProductEvent, ProductUpdated
 from shared.domain.events import ProductDeleted as Deleted
-from shared.envelope import Envelope, Position
+from shared.envelope import Envelope, Position, TraceContext
 
 A = "6f1c2c6b-8d11-4a59-9a1f-3f7c2a5e8f0e"
 B = "0b8c2d4e-6f10-4a2b-8c3d-5e7f9a1b3c5d"
@@ -43,7 +43,12 @@ def stamp() -> Any:
     ids = (f"e{n}" for n in itertools.count(1))
 
     def make(
-        event: ProductEvent, sequence: int, causation: str, correlation: str, actor: str
+        event: ProductEvent,
+        sequence: int,
+        causation: str,
+        correlation: str,
+        actor: str,
+        trace: TraceContext | None,
     ) -> Envelope:
         return Envelope(
             event,
@@ -53,6 +58,7 @@ def stamp() -> Any:
             causation,
             correlation,
             auth_id=actor,
+            trace=trace,
         )
 
     return make
@@ -119,6 +125,14 @@ def test_a_create_appends_one_event_whose_answer_carries_its_planned_position() 
         .then_events((ProductCreated, 1))
         .then_outcomes(Answer(A, 1, "e1", Position(PARTITION, 100)))
     )
+
+
+def test_each_event_carries_the_trace_its_command_was_issued_in() -> None:
+    caller = TraceContext("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "k=v")
+    traced = IssuedCommand(create(commandId="c1"), "corr", "tester", trace=caller)
+    untraced = issued(create(B, commandId="c2"))
+    result = plan([traced, untraced], {}.get, PARTITION, 100, HORIZON, stamp())
+    assert [e.trace for e in result.envelopes] == [caller, None]
 
 
 def test_commands_of_one_product_in_one_batch_are_decided_one_after_the_other() -> None:
