@@ -66,7 +66,8 @@ class Config:
     @property
     def events_topic(self) -> str:
         """The bench stack's event log: the projection phase fills it with the catalog, then
-        the bench's command service folds it and appends to it, and its projector goes on."""
+        the bench's command service migrates it once (no changelog yet) and appends to it, and its
+        projector goes on."""
         return f"{TOPIC_PREFIX}{self.run_id}.product-events"
 
     @property
