@@ -16,6 +16,7 @@ import urllib.request
 import orjson
 
 from bench.config import JWT_SECRET, ROOT, Config, token
+from bench.stack import stop_process
 
 PEER_DIR = ROOT / "bench" / "peers" / "node-graphql"
 
@@ -66,9 +67,4 @@ class NodePeer:
             return bool(orjson.loads(response.read()).get("data"))
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        stop_process(self._process)

@@ -93,12 +93,17 @@ class Baseline:
         return self._process.pid
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+        stop_process(self._process)
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, grace_s: float = 15) -> None:
+    """SIGTERM a child process the bench started, SIGKILL it if it is still there after `grace_s`."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def wait_http(url: str, seconds: float, process: subprocess.Popen[bytes] | None = None) -> None:

@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaProducer
 from bench import kafka_admin, wrk
 from bench.config import JWT_SECRET, ROOT, TOPIC_PREFIX, Config, token
 from bench.events import generate
-from bench.stack import cpu_seconds
+from bench.stack import cpu_seconds, stop_process
 from services.command.routing import partition_for
 from shared.envelope import to_record
 
@@ -94,12 +94,7 @@ class Instance:
             return sorted(int(p) for p in orjson.loads(response.read())["owned"])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_process(self.process, grace_s=30)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

@@ -59,8 +59,14 @@ def answer_body(answer: Answer) -> dict[str, Any]:
     }
 
 
+def refusal_body(
+    code: str, message: str, extensions: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "extensions": extensions or {}}}
+
+
 def error_body(error: CatalogError) -> dict[str, Any]:
-    return {"error": {"code": error.code, "message": error.message, "extensions": error.extensions}}
+    return refusal_body(error.code, error.message, error.extensions)
 
 
 def reply_from(body: Any) -> Answer:

@@ -14,7 +14,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.command.forwarding import PATH, answer_body, command_from, error_body
+from services.command.forwarding import (
+    PATH,
+    answer_body,
+    command_from,
+    error_body,
+    refusal_body,
+)
 from services.command.planning import IssuedCommand
 from services.command.ports import OwnerMoved
 from services.command.routing import CommandRouter
@@ -30,17 +36,13 @@ def internal_routes(router: CommandRouter, verifier: TokenVerifier) -> list[Rout
         try:
             caller = verifier.verify(request.headers.get("authorization"))
         except Unauthenticated as exc:
-            return _json(
-                {"error": {"code": "UNAUTHENTICATED", "message": str(exc), "extensions": {}}}, 401
-            )
+            return _json(refusal_body("UNAUTHENTICATED", str(exc)), 401)
         try:
             command = command_from(orjson.loads(await request.body()))
         except CatalogError as exc:
             return _json(error_body(exc), 200)
         except ValueError as exc:  # orjson's decode error is a ValueError too
-            return _json(
-                {"error": {"code": "BAD_USER_INPUT", "message": str(exc), "extensions": {}}}, 400
-            )
+            return _json(refusal_body("BAD_USER_INPUT", str(exc)), 400)
         issued = IssuedCommand(
             command, correlation_id.get() or "", caller.subject, trace=tracing.current()
         )

@@ -92,7 +92,6 @@ class Ownership:
         self._closing: set[asyncio.Task[None]] = set()
         self.joined = False  # true from the first assignment on
         self.suspect = False  # back from a pause: replaced, until the group says otherwise
-        self.assignments = 0
 
     @property
     def writers(self) -> dict[int, PartitionWriter]:
@@ -132,7 +131,6 @@ class Ownership:
     async def assigned(self, partitions: set[int], owners: dict[int, str]) -> None:
         """A rebalance ended: `partitions` are this instance's, `owners` says whose the rest are."""
         REBALANCES.inc()
-        self.assignments += 1
         gone = [w for p, w in self._writers.items() if p not in partitions or w.closed]
         for writer in gone:
             del self._writers[writer.partition]

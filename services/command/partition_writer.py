@@ -311,9 +311,13 @@ class PartitionWriter:
         """Append the plan; the outcomes to answer, or None when the batch was answered here."""
         BATCH_SIZE.observe(len(batch))
         started = time.perf_counter()
-        writes = [(pid.encode(), encode(state)) for pid, state in decided.states.items()]
+        encoded = {pid: encode(state) for pid, state in decided.states.items()}
         try:
-            await self._log.append(decided.envelopes, writes, decided.first_offset)
+            await self._log.append(
+                decided.envelopes,
+                [(pid.encode(), value) for pid, value in encoded.items()],
+                decided.first_offset,
+            )
         except Fenced:
             log.error("partition %d: fenced, a newer owner claimed it", self.partition)
             self.phase = Phase.CLOSED
@@ -348,7 +352,7 @@ class PartitionWriter:
                 await self._answer(batch, self._outcomes_from_log(decided, batch))
             return None
         APPEND_SECONDS.observe(time.perf_counter() - started)
-        self._states.update((pid.decode(), value) for pid, value in writes)
+        self._states.update(encoded)
         self._next_offset = decided.through + 2  # the commit marker takes one offset
         return list(decided.outcomes)
 

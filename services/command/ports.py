@@ -102,8 +102,6 @@ class PartitionLog(Protocol):
         or read): then nobody appended since, and state kept from then is still the latest."""
         ...
 
-    async def reachable(self) -> bool: ...
-
     async def close(self) -> None: ...
 
 
@@ -129,6 +127,6 @@ class Forwarder(Protocol):
     async def forward(
         self, owner: str, request: IssuedCommand, authorization: str | None, timeout_s: float
     ) -> Answer:
-        """The owner's answer. Raises what the owner raised (a DomainError, or Unavailable),
-        OwnerMoved, or OwnerUnreachable."""
+        """The owner's answer. Raises what the owner raised (relayed as a RelayedError with its
+        code and extensions), OwnerMoved, or OwnerUnreachable."""
         ...

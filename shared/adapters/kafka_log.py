@@ -72,13 +72,14 @@ class EventReader:
             batches = await self._consumer.getmany(*pending, timeout_ms=500)
             for tp, records in batches.items():
                 for record in records:
-                    yield _parse(record), Position(tp.partition, record.offset)
+                    yield parse_record(record), Position(tp.partition, record.offset)
             for tp in list(pending):
                 if await self._consumer.position(tp) >= end[tp]:
                     pending.discard(tp)
 
 
-def _parse(record: Any) -> Envelope | BadRecord:
+def parse_record(record: Any) -> Envelope | BadRecord:
+    """An aiokafka record as our event, or the BadRecord saying why it is not one."""
     try:
         return from_record(record.key, record.value, record.headers)
     except BadRecord as exc:

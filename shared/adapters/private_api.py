@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiokafka
 from aiokafka.errors import KafkaError
 from aiokafka.producer import sender as aiokafka_sender
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -63,10 +62,6 @@ async def metadata_reachable(client_owner: Any, timeout_s: float = 2) -> bool:
 def request_rejoin(consumer: Any) -> None:
     """Make a group consumer rejoin its group at once (aiokafka has no public call for it)."""
     consumer._coordinator.request_rejoin()
-
-
-def installed_aiokafka() -> str:
-    return str(aiokafka.__version__)
 
 
 def coalescing_http_protocol() -> type[HttpToolsProtocol]:

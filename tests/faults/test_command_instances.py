@@ -60,21 +60,15 @@ async def create_in_every_partition(
 ) -> list[str]:
     ids = [id_in(p) for p in range(6) for _ in range(per_partition)]
     for i, pid in enumerate(ids):
-        body = await graphql(
-            http,
-            via.graphql_url,
-            CREATE_PRODUCT,
-            {
-                "i": {
-                    "id": pid,
-                    "sku": f"S{i}",
-                    "name": f"P{i}",
-                    "price": {"amount": "1.00", "currency": "EUR"},
-                }
-            },
-        )
+        body = await create(http, via, pid, f"S{i}")
         assert body["data"]["createProduct"]["version"] == 1, body
     return ids
+
+
+async def create(http: httpx.AsyncClient, via: Service, pid: str, sku: str) -> dict[str, Any]:
+    price = {"amount": "1.00", "currency": "EUR"}
+    product = {"id": pid, "sku": sku, "name": f"P-{sku}", "price": price}
+    return await graphql(http, via.graphql_url, CREATE_PRODUCT, {"i": product})
 
 
 def check_log(
@@ -149,19 +143,7 @@ async def writable_again(
     probes = {p: id_in(p) for p in partitions}
     for p, pid in probes.items():
         while True:
-            body = await graphql(
-                http,
-                survivor.graphql_url,
-                CREATE_PRODUCT,
-                {
-                    "i": {
-                        "id": pid,
-                        "sku": f"PROBE{p}",
-                        "name": "probe",
-                        "price": {"amount": "1.00", "currency": "EUR"},
-                    }
-                },
-            )
+            body = await create(http, survivor, pid, f"PROBE{p}")
             if "errors" not in body:
                 break
             assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE", body

@@ -30,8 +30,9 @@ from services.command.ports import (
     UnexpectedOffset,
 )
 from shared.adapters import private_api
+from shared.adapters.kafka_log import parse_record
 from shared.changelog import SCHEMA, SCHEMA_HEADER, THROUGH_HEADER
-from shared.envelope import BadRecord, Envelope, from_record, to_record
+from shared.envelope import BadRecord, Envelope, to_record
 from shared.settings import CommandSettings
 
 log = logging.getLogger(__name__)
@@ -90,23 +91,15 @@ class KafkaPartitionLog:
         reader = await self._reader_for()
         reader.seek(self._events, start)
         async for record in self._read(reader, self._events, end):
-            try:
-                yield from_record(record.key, record.value, record.headers), record.offset
-            except BadRecord as exc:
-                yield exc, record.offset
+            yield parse_record(record), record.offset
 
     async def events_at(self, offsets: Sequence[int]) -> dict[int, Envelope | BadRecord]:
         reader = await self._reader_for()
         found: dict[int, Envelope | BadRecord] = {}
         for offset in sorted(set(offsets)):
-            if offset in found:
-                continue
             reader.seek(self._events, offset)
             async for record in self._read(reader, self._events, offset + 1):
-                try:
-                    found[record.offset] = from_record(record.key, record.value, record.headers)
-                except BadRecord as exc:
-                    found[record.offset] = exc
+                found[record.offset] = parse_record(record)
         return found
 
     async def end_offset(self) -> int:
@@ -199,14 +192,6 @@ class KafkaPartitionLog:
             # No abort here: with Kafka gone it would only hang. The writer claims the partition
             # again, and that aborts the open transaction.
             raise LogUnavailable(f"Kafka refused the append: {exc!r}", not committing) from exc
-
-    async def reachable(self) -> bool:
-        if self._producer is None:
-            return False
-        try:
-            return bool(await asyncio.wait_for(self._producer.client.force_metadata_update(), 2))
-        except (KafkaError, TimeoutError):
-            return False
 
     async def close(self) -> None:
         await self._stop_producer()

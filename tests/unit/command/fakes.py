@@ -134,9 +134,6 @@ class FakePartitionLog:
         if self._epoch != self._p.epoch:
             raise Fenced("a newer owner claimed the partition")
 
-    async def reachable(self) -> bool:
-        return True
-
     async def close(self) -> None:
         self.closed = True
 
