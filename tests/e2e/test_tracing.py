@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +116,19 @@ async def event_of(bootstrap: str, topic: str, pid: str) -> Record:
     return record
 
 
+async def all_exported(receiver: Receiver, trace_id: str, *expected: tuple[str, str]) -> list[Span]:
+    """The spans of the trace, once it has (at least) the `expected` (service, kind)s, each as
+    many times as listed."""
+
+    def complete() -> list[Span] | None:
+        found = receiver.in_trace(trace_id)
+        have = Counter((s.service, s.kind) for s in found)
+        return found if not Counter(expected) - have else None
+
+    spans: list[Span] = await receiver.wait_for(complete)
+    return spans
+
+
 def one(spans: list[Span], **match: Any) -> Span:
     """The one span with these fields (and `path`: its url.path)."""
     path = match.pop("path", None)
@@ -168,12 +182,16 @@ async def test_one_mutation_is_one_trace_from_the_request_to_the_subscription_pu
     )
     assert (await asyncio.wait_for(first_change, 15))["version"] == 1
 
-    spans: list[Span] = await traced.receiver.wait_for(
-        lambda: (
-            (found := traced.receiver.in_trace(trace_id))
-            and any(s.name == "push productChanged" for s in found)
-            and found
-        )
+    # Each process exports its spans in its own batches, in no order across processes: wait for
+    # every span the trace should have, not only for the last one to happen.
+    spans = await all_exported(
+        traced.receiver,
+        trace_id,
+        ("catalog-command", "SERVER"),
+        ("catalog-command", "PRODUCER"),
+        ("catalog-projector", "CONSUMER"),
+        ("catalog-projector", "CLIENT"),
+        ("catalog-query", "PRODUCER"),
     )
     topic = traced.topic
     server = child_of(spans, caller_span, service="catalog-command", kind="SERVER", path="/graphql")
@@ -195,13 +213,15 @@ async def test_one_mutation_is_one_trace_from_the_request_to_the_subscription_pu
     assert sent.attributes["messaging.message.id"] == record.headers["ce_id"]
 
     # The projector's batch is a trace of its own, linked to the event's context.
-    batches = [
-        s
-        for s in traced.receiver.spans
-        if s.service == "catalog-projector"
-        and s.parent_span_id == ""
-        and (trace_id, sent.span_id) in s.links
-    ]
+    batches = await traced.receiver.wait_for(
+        lambda: [
+            s
+            for s in traced.receiver.spans
+            if s.service == "catalog-projector"
+            and s.parent_span_id == ""
+            and (trace_id, sent.span_id) in s.links
+        ]
+    )
     assert len(batches) == 1 and batches[0].trace_id != trace_id
     assert process.links == ((batches[0].trace_id, batches[0].span_id),)
 
@@ -215,12 +235,15 @@ async def test_a_mutation_forwarded_by_a_non_owner_is_still_one_trace(
 
     record = await event_of(infra.kafka_bootstrap_servers, traced.topic, pid)
     _, trace_id, sent_id = record.headers["ce_traceparent"].split("-")[:3]
-    spans: list[Span] = await traced.receiver.wait_for(
-        lambda: (
-            (found := traced.receiver.in_trace(trace_id))
-            and any(s.kind == "CLIENT" and s.service == "catalog-projector" for s in found)
-            and found
-        )
+    spans = await all_exported(
+        traced.receiver,
+        trace_id,
+        ("catalog-command", "SERVER"),  # at the edge
+        ("catalog-command", "CLIENT"),  # the hop
+        ("catalog-command", "SERVER"),  # at the owner
+        ("catalog-command", "PRODUCER"),
+        ("catalog-projector", "CONSUMER"),
+        ("catalog-projector", "CLIENT"),
     )
     server = one(spans, parent_span_id="", name="POST /graphql", kind="SERVER")
     assert server.attributes["server.port"] == edge.port
