@@ -186,3 +186,6 @@ class QuerySettings(HttpSettings):
     # Read the catalog into it (up to its size) at start and after a swap or feed outage, in the
     # background, instead of product by product as they are asked for.
     query_product_cache_warm: bool = True
+    # What MongoDB may spend on one `products` page or `totalCount` (README, "Listing costs");
+    # past it the listing is refused with QUERY_TOO_BROAD.
+    query_listing_max_time_ms: int = Field(default=1000, ge=1)

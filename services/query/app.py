@@ -47,7 +47,7 @@ def create_app(
     client = mongo.connect(settings)
     db = mongo.database(client, settings)
     feed = ChangeFeed(db)
-    reads = ReadModels(db)
+    reads = ReadModels(db, settings.query_listing_max_time_ms)
     cache = ProductCache(
         feed,
         reads.product,

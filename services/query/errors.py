@@ -48,3 +48,22 @@ class ReadModelsUnavailable(ServiceUnavailable):
 
     def __init__(self) -> None:
         super().__init__("the read models cannot be reached right now; retry")
+
+
+class ListingTooBroad(CatalogError):
+    """A listing read took MongoDB longer than the bound (QUERY_LISTING_MAX_TIME_MS).
+
+    Only a filter that no index narrows gets here: `nameContains` is tried on every name in the
+    range, so its cost grows with the catalog. Not retriable as it is: the same filter costs the
+    same again; narrowed by a category (or a longer text that matches early) it is served.
+    """
+
+    code = "QUERY_TOO_BROAD"
+
+    def __init__(self, max_time_ms: int) -> None:
+        super().__init__(
+            f"this listing needs more than the {max_time_ms} ms a listing may take in the "
+            "database (a nameContains is tried on every product's name); narrow it with a "
+            "category, or leave out totalCount",
+            retriable=False,
+        )

@@ -70,13 +70,13 @@ def build_schema(
                 "startCursor": edges[0]["cursor"] if edges else None,
                 "endCursor": edges[-1]["cursor"] if edges else None,
             },
-            "countQuery": page.count_query,
+            "page": page,
         }
 
     @connection.field("totalCount")
     async def total_count(parent: Document, _info: Info) -> int:
         """Counted only when asked for: it reads every matching index entry, not just a page."""
-        return await reads.count(parent["countQuery"])
+        return await reads.count(parent["page"])
 
     @query.field("productHistory")
     async def product_history(_: Any, _info: Info, id: str) -> list[Document]:

@@ -17,7 +17,7 @@ from bson.decimal128 import Decimal128
 from pymongo import ASCENDING, DESCENDING
 
 from services.query.cursors import Cursor, decode, encode
-from shared.adapters.mongo import Document
+from shared.adapters.mongo import BY_CATEGORY_AND_NAME, BY_NAME, Document, IndexKeys
 from shared.domain.commands import MAX_CATEGORY, MAX_NAME, MAX_TAG
 from shared.domain.errors import InvalidInput
 from shared.domain.money import minor_unit
@@ -43,13 +43,16 @@ class Order:
         return value
 
     def after(self, cursor: Cursor) -> Document:
-        """Rows strictly after the cursor's row in this order."""
-        op = "$gt" if self.direction == ASCENDING else "$lt"
+        """Rows strictly after the cursor's row in this order.
+
+        The range on the sort field is what lets the index scan start at the cursor: the `$or`
+        alone (the exact condition) is applied as a filter, and the scan would walk every row
+        of the earlier pages again.
+        """
+        strictly, or_equal = ("$gt", "$gte") if self.direction == ASCENDING else ("$lt", "$lte")
         return {
-            "$or": [
-                {self.field: {op: cursor.key}},
-                {self.field: cursor.key, "_id": {op: cursor.id}},
-            ]
+            self.field: {or_equal: cursor.key},
+            "$or": [{self.field: {strictly: cursor.key}}, {"_id": {strictly: cursor.id}}],
         }
 
 
@@ -66,7 +69,8 @@ ORDERS: dict[str, Order] = {
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page's query: `query` selects the rows, `count_query` the whole filtered set."""
+    """One page's query: `query` selects the rows, `count_query` the whole filtered set, which
+    is counted over `count_index` when that is set."""
 
     sort: str
     order: Order
@@ -74,6 +78,7 @@ class Page:
     count_query: Document
     limit: int
     after: Cursor | None
+    count_index: IndexKeys | None = None
 
     def cursor(self, row: Document) -> str:
         """The opaque cursor that continues after `row`."""
@@ -95,7 +100,19 @@ def page(filter: Document | None, sort: str | None, first: int | None, after: st
         if cursor.sort != sort:
             raise InvalidInput("after", f"the cursor belongs to sort {cursor.sort}, not {sort}")
         query = {"$and": [match, order.after(cursor)]}
-    return Page(sort, order, query, match, limit, cursor)
+    return Page(sort, order, query, match, limit, cursor, _count_index(match))
+
+
+def _count_index(match: Document) -> IndexKeys | None:
+    """For a count with `nameContains`, the index whose keys hold the names.
+
+    No index serves a substring, so the pattern is tried on every name in the range; on the
+    index keys that costs a fraction of what the planner otherwise picks for a count (reading
+    every document), and it is what bounds the worst case (README, "Listing costs").
+    """
+    if "name" not in match:
+        return None
+    return BY_CATEGORY_AND_NAME if "category" in match else BY_NAME
 
 
 def conditions(filter: Document) -> Document:

@@ -11,13 +11,13 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, OperationFailure
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
 
 from services.query import point_in_time
-from services.query.errors import ReadModelsUnavailable
+from services.query.errors import ListingTooBroad, ReadModelsUnavailable
 from services.query.listing import Page
 from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, PROJECTION_STATUS, Document
 from shared.read_model.documents import HistoryDocument, ProductDocument
@@ -54,8 +54,13 @@ def survives_swap(read: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 
 class ReadModels:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    """`listing_max_time_ms` bounds what MongoDB may spend on one listing read (a page or a
+    count): a filter no index narrows (`nameContains`) costs time in proportion to the catalog,
+    and is refused with ListingTooBroad past the bound instead of holding the database."""
+
+    def __init__(self, db: AsyncDatabase[Document], listing_max_time_ms: int = 1000) -> None:
         self._db = db
+        self._max_time_ms = listing_max_time_ms
 
     @survives_swap
     async def product(self, product_id: str) -> Document | None:
@@ -73,15 +78,29 @@ class ReadModels:
     @survives_swap
     async def page(self, page: Page) -> tuple[list[Document], bool]:
         """The page's rows and whether more follow (found by asking for one row more)."""
-        if page.limit == 0:
-            return [], await self._db[PRODUCTS].find_one(page.query, {"_id": 1}) is not None
-        cursor = self._db[PRODUCTS].find(page.query).sort(page.order.spec()).limit(page.limit + 1)
-        rows = await cursor.to_list()
+        products = self._db[PRODUCTS]
+        try:
+            if page.limit == 0:
+                more = await products.find_one(
+                    page.query, {"_id": 1}, max_time_ms=self._max_time_ms
+                )
+                return [], more is not None
+            cursor = products.find(page.query, max_time_ms=self._max_time_ms)
+            rows = await cursor.sort(page.order.spec()).limit(page.limit + 1).to_list()
+        except ExecutionTimeout:
+            raise ListingTooBroad(self._max_time_ms) from None
         return rows[: page.limit], len(rows) > page.limit
 
     @survives_swap
-    async def count(self, query: Document) -> int:
-        return await self._db[PRODUCTS].count_documents(query)
+    async def count(self, page: Page) -> int:
+        """How many rows the page's filter selects in all (`totalCount`)."""
+        options: dict[str, Any] = {"maxTimeMS": self._max_time_ms}
+        if page.count_index:
+            options["hint"] = page.count_index
+        try:
+            return await self._db[PRODUCTS].count_documents(page.count_query, **options)
+        except ExecutionTimeout:
+            raise ListingTooBroad(self._max_time_ms) from None
 
     @survives_swap
     async def history(self, product_id: str) -> list[Document]:

@@ -40,6 +40,7 @@ DOCUMENTED_CODES = frozenset(
         "CONSISTENCY_TIMEOUT",
         "PAYLOAD_TOO_LARGE",
         "REQUEST_TIMEOUT",
+        "QUERY_TOO_BROAD",
     }
 )
 # What each service may answer to any client input while Kafka and MongoDB are healthy.
