@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import orjson
 from bson.decimal128 import Decimal128
 
+from services.query.documents import decimal_text
 from shared.domain.errors import InvalidInput
 
 
@@ -28,8 +28,8 @@ class Cursor:
 
 
 def encode(cursor: Cursor) -> str:
-    raw = json.dumps([cursor.sort, _to_json(cursor.key), cursor.id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    raw = orjson.dumps([cursor.sort, _to_json(cursor.key), cursor.id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode(text: str, field: str = "after") -> Cursor:
@@ -47,7 +47,7 @@ def decode(text: str, field: str = "after") -> Cursor:
 
 def _to_json(value: Any) -> Any:
     if isinstance(value, Decimal128):
-        return {"d": str(value)}
+        return {"d": decimal_text(value)}
     if isinstance(value, datetime):
         return {"t": value.isoformat()}
     if isinstance(value, str):

@@ -6,6 +6,7 @@ decimal strings, never a float (docs/architecture.md, "Contracts"). Everything h
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
@@ -26,8 +27,27 @@ from shared.read_model.history import stored_version
 
 def decimal(value: Decimal128 | Decimal | str | int) -> Decimal:
     if isinstance(value, Decimal128):
-        return value.to_decimal()
+        return _stored_decimal(value.bid)
     return Decimal(str(value))
+
+
+def decimal_text(value: Decimal128) -> str:
+    """A stored Decimal128 as text, exactly (str(value) without its cost)."""
+    return _stored_decimal_text(value.bid)
+
+
+# bson converts a Decimal128 to a Decimal in pure Python, digit by digit: it was the largest
+# single cost of shaping a page. Prices repeat across a catalog and across pages, and a Decimal128
+# is fully named by its 16 bytes, so the conversions are kept per value (bounded, least recently
+# used first out).
+@functools.lru_cache(maxsize=1 << 16)
+def _stored_decimal(bid: bytes) -> Decimal:
+    return Decimal128.from_bid(bid).to_decimal()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stored_decimal_text(bid: bytes) -> str:
+    return str(Decimal128.from_bid(bid))
 
 
 def amount_text(value: Decimal128 | Decimal | str | int, currency: str) -> str:
@@ -36,7 +56,17 @@ def amount_text(value: Decimal128 | Decimal | str | int, currency: str) -> str:
     Stored prices are already quantized by the projector, so for them this changes nothing; an
     average gets rounded the way a shop would print it.
     """
-    number = decimal(value)
+    if isinstance(value, Decimal128):
+        return _stored_amount_text(value.bid, currency)
+    return _rounded_text(decimal(value), currency)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stored_amount_text(bid: bytes, currency: str) -> str:
+    return _rounded_text(_stored_decimal(bid), currency)
+
+
+def _rounded_text(number: Decimal, currency: str) -> str:
     try:
         places = minor_unit(currency)
     except ValueError:  # not a currency we can price in: show the stored value unchanged
