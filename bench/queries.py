@@ -1,6 +1,7 @@
 """Reads: product(id) and a filtered products(first: 20) page through the query service's
 GraphQL endpoint, next to the baseline app's bare find_one / find endpoints, at concurrency 32
-over the products the projection phase replayed (100,000 in a full run)."""
+over the products the projection phase replayed (100,000 in a full run); then the listing shapes
+clients use most (issue 15), through GraphQL only, with the query service's CPU per request."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from bench.config import Config
 from bench.events import CATEGORIES
 
 MODES = {"product_by_id": "product", "products_page": "page"}
+# bench/lua/query.lua's SHAPES: category + price range by price, a tag by newest, everything by
+# last update, and a name substring (which no index narrows: bounded, see the README).
+LISTING_SHAPES = ("category_price_range", "tag_newest", "all_recently_updated", "name_contains")
 
 
 def _measure(config: Config, url: str, env: dict[str, str], pid: int) -> wrk.WrkResult:
@@ -51,4 +55,23 @@ def run(
             f"{base.cpu().get('server_cpu_ms_per_request', 0):.2f} ms"
             + (f" | {ours.failed} failed" if ours.failed else "")
         )
+    shapes: dict[str, Any] = {}
+    for shape in LISTING_SHAPES:
+        env = {"BENCH_MODE": shape, "BENCH_CATEGORIES": str(CATEGORIES)}
+        ours = _measure(config, config.url("query"), env, pids["query"])
+        shapes[shape] = {
+            "rps": round(ours.rps, 1),
+            "p50_ms": round(ours.pct(50), 2),
+            "p99_ms": round(ours.pct(99), 2),
+            **ours.cpu(),
+            "ours": ours.summary(),
+        }
+        if ours.failed:
+            shapes[shape]["failure_sample"] = ours.failure_sample
+        log(
+            f"  {shape:<22} {ours.rps:8.1f} rps p99 {ours.pct(99):7.1f} ms | CPU/request "
+            f"{ours.cpu().get('server_cpu_ms_per_request', 0):.2f} ms"
+            + (f" | {ours.failed} failed" if ours.failed else "")
+        )
+    results["listing_shapes"] = shapes
     return results

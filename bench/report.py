@@ -207,6 +207,23 @@ def markdown(results: dict[str, Any]) -> str:
                 if name in q
             ],
         )
+        shapes = q.get("listing_shapes", {})
+        if shapes:
+            out += ["Listing shapes (`products(filter, sort, first: 20)`, GraphQL only):", ""]
+            out += _table(
+                ["shape", "rps", "p50 ms", "p99 ms", "failed", "CPU ms/request"],
+                [
+                    [
+                        name,
+                        shape["rps"],
+                        shape["p50_ms"],
+                        shape["p99_ms"],
+                        shape["ours"]["failed"],
+                        shape.get("server_cpu_ms_per_request", "-"),
+                    ]
+                    for name, shape in shapes.items()
+                ],
+            )
     if "write_side_startup" in results:
         w = results["write_side_startup"]
         out += [

@@ -45,9 +45,20 @@ def _results() -> dict[str, Any]:
                 }
             }
         },
-        "projection": {"events": 10, "events_per_s": 19_999.0, "ratio": 0.61},
-        "e2e_lag": {"p99_ms": 100.0},
-        "query": {"product_by_id": {"rps": 2500.0, "p99_ms": 30.0}},
+        "projection": {
+            "events": 10,
+            "events_per_s": 19_999.0,
+            "ratio": 0.61,
+            "ratio_vs_raw_insert": 0.79,
+        },
+        "e2e_lag": {"p99_ms": 50.0},
+        "query": {
+            "product_by_id": {"rps": 5000.0, "p99_ms": 30.0},
+            "listing_shapes": {
+                "category_price_range": {"rps": 1500.0, "p99_ms": 50.1},
+                "tag_newest": {"rps": 1499.0, "p99_ms": 50.0},
+            },
+        },
         "write_side_startup": {
             "products": 100_000,
             "short": {"events": 200_000, "migrate_s": 11.0, "ready_s": 2.5, "rss_mb": 150.0},
@@ -72,8 +83,15 @@ def test_targets_compare_each_figure_with_its_goal() -> None:
         "write path at concurrency 32 / the Node.js peer": None,
         "projection events/s": False,
         "projection / raw bulk upserts": True,
+        "rebuild / the thinnest bulk load": False,
         "end-to-end lag p99 at 200 mutations/s": True,
         "product(id) requests/s at concurrency 32": True,
+        "products category_price_range requests/s at concurrency 32": True,
+        "products tag_newest requests/s at concurrency 32": False,
+        "products all_recently_updated requests/s at concurrency 32": None,
+        "products category_price_range p99 at concurrency 32": False,
+        "products tag_newest p99 at concurrency 32": True,
+        "products all_recently_updated p99 at concurrency 32": None,
         "product(id) p99 at concurrency 32": False,
         "command instance ready after start (100,000 products)": False,
         "ready time, long log / short log": False,
@@ -166,3 +184,22 @@ def test_tracings_cost_is_each_modes_cpu_per_mutation_over_off_and_is_reported()
     assert "| on: OTLP export, every trace sampled | +0.350 (+0.200 +0.150) | x0.80 |" in text
     assert "The two off runs differ by 0.040 ms (command) and 0.020 ms (projector)" in text
     assert "Spans exported per mutation: 4.1." in text
+
+
+def test_the_summary_lists_the_listing_shapes() -> None:
+    results = _results()
+    del results["projection"], results["e2e_lag"]
+    results["query"] = {
+        "concurrency": 32,
+        "products": 100_000,
+        "listing_shapes": {
+            "tag_newest": {
+                "rps": 512.5,
+                "p50_ms": 60.0,
+                "p99_ms": 99.5,
+                "server_cpu_ms_per_request": 1.75,
+                "ours": {"failed": 0},
+            }
+        },
+    }
+    assert "| tag_newest | 512.5 | 60.0 | 99.5 | 0 | 1.8 |" in report.markdown(results)

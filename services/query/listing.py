@@ -80,6 +80,11 @@ class Page:
     after: Cursor | None
     count_index: IndexKeys | None = None
 
+    @property
+    def scans(self) -> bool:
+        """Whether a filter no index narrows (a name substring) makes this a scan of the range."""
+        return "name" in self.count_query
+
     def cursor(self, row: Document) -> str:
         """The opaque cursor that continues after `row`."""
         return encode(Cursor(self.sort, self.order.key(row), row["_id"]))

@@ -7,6 +7,8 @@ change feed reported is visible to the read that follows it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -56,11 +58,19 @@ def survives_swap(read: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 class ReadModels:
     """`listing_max_time_ms` bounds what MongoDB may spend on one listing read (a page or a
     count): a filter no index narrows (`nameContains`) costs time in proportion to the catalog,
-    and is refused with ListingTooBroad past the bound instead of holding the database."""
+    and is refused with ListingTooBroad past the bound instead of holding the database.
 
-    def __init__(self, db: AsyncDatabase[Document], listing_max_time_ms: int = 1000) -> None:
+    Such scans also run at most `scans_at_once` at a time; the others wait here, not in MongoDB.
+    The bound is on MongoDB's wall-clock time, so a crowd of scans sharing its cores would each
+    run past it, and all be refused, where one after the other they are served.
+    """
+
+    def __init__(
+        self, db: AsyncDatabase[Document], listing_max_time_ms: int = 1000, scans_at_once: int = 2
+    ) -> None:
         self._db = db
         self._max_time_ms = listing_max_time_ms
+        self._scans = asyncio.Semaphore(scans_at_once)
 
     @survives_swap
     async def product(self, product_id: str) -> Document | None:
@@ -79,7 +89,7 @@ class ReadModels:
     async def page(self, page: Page) -> tuple[list[Document], bool]:
         """The page's rows and whether more follow (found by asking for one row more)."""
         products = self._db[PRODUCTS]
-        try:
+        async with self._listing(page):
             if page.limit == 0:
                 more = await products.find_one(
                     page.query, {"_id": 1}, max_time_ms=self._max_time_ms
@@ -87,8 +97,6 @@ class ReadModels:
                 return [], more is not None
             cursor = products.find(page.query, max_time_ms=self._max_time_ms)
             rows = await cursor.sort(page.order.spec()).limit(page.limit + 1).to_list()
-        except ExecutionTimeout:
-            raise ListingTooBroad(self._max_time_ms) from None
         return rows[: page.limit], len(rows) > page.limit
 
     @survives_swap
@@ -97,10 +105,17 @@ class ReadModels:
         options: dict[str, Any] = {"maxTimeMS": self._max_time_ms}
         if page.count_index:
             options["hint"] = page.count_index
-        try:
+        async with self._listing(page):
             return await self._db[PRODUCTS].count_documents(page.count_query, **options)
-        except ExecutionTimeout:
-            raise ListingTooBroad(self._max_time_ms) from None
+
+    @contextlib.asynccontextmanager
+    async def _listing(self, page: Page) -> AsyncIterator[None]:
+        """A listing read: a scan waits for its turn; past the time bound, ListingTooBroad."""
+        async with self._scans if page.scans else contextlib.nullcontext():
+            try:
+                yield
+            except ExecutionTimeout:
+                raise ListingTooBroad(self._max_time_ms) from None
 
     @survives_swap
     async def history(self, product_id: str) -> list[Document]:
