@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import resource
+import statistics
 import time
 import uuid
 from collections.abc import Iterable
@@ -71,6 +72,26 @@ def latencies(answers: dict[str, float], pushes: Pushes, subscribers: int) -> tu
         for at in pushes.arrivals.get(product_id, ()):
             hist.record(max(0.0, at - answered))
     return hist, subscribers * len(answers) - hist.count
+
+
+def spread(answers: dict[str, float], pushes: Pushes) -> dict[str, float]:
+    """Per mutation, the first push's latency (the way to the feed: projector, change stream)
+    and the time from its first push to its last (the fan-out itself): medians and maxima, ms.
+    """
+    firsts, spans = [], []
+    for product_id, answered in answers.items():
+        arrived = pushes.arrivals.get(product_id)
+        if arrived:
+            firsts.append(min(arrived) - answered)
+            spans.append(max(arrived) - min(arrived))
+    if not firsts:
+        return {}
+    return {
+        "first_push_p50_ms": round(1000 * statistics.median(firsts), 2),
+        "first_push_max_ms": round(1000 * max(firsts), 2),
+        "fanout_span_p50_ms": round(1000 * statistics.median(spans), 2),
+        "fanout_span_max_ms": round(1000 * max(spans), 2),
+    }
 
 
 def _create(i: int) -> dict[str, Any]:
@@ -219,6 +240,7 @@ async def measure(
         "generator_cpu_pct": round(100 * client_cpu_s / window_s, 1),
         "load_average": [round(x, 2) for x in load_before],
         "errors": len(pushes.errors),
+        **spread(answers, pushes),
     }
     if server_s is not None:
         result["query_cpu_s"] = round(server_s, 2)
@@ -231,6 +253,12 @@ async def measure(
         f"CPU {client_cpu_s:.1f} s ({result['generator_cpu_pct']:.0f}% of a core)"
         + (f" | query CPU {server_s:.1f} s" if server_s is not None else "")
         + f" | load {load_before[0]:.2f}"
+        + (
+            f" | first push p50 {result['first_push_p50_ms']:.1f} ms, fan-out span p50 "
+            f"{result['fanout_span_p50_ms']:.1f} max {result['fanout_span_max_ms']:.1f} ms"
+            if "first_push_p50_ms" in result
+            else ""
+        )
     )
     return result
 

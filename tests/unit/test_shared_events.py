@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,10 +20,12 @@ from graphql.execution import Executor
 
 from shared.adapters.graphql_http.shared_events import (
     SharedEvent,
+    SharedResult,
     SharingExecutor,
     _frozen,
     sharing_key,
 )
+from shared.adapters.graphql_http.websocket import next_message
 
 SDL = """
 type Query { noop: Int }
@@ -95,8 +98,9 @@ async def test_subscribers_of_one_query_share_one_execution_per_event() -> None:
     assert f.calls == {"changed": 3, "n": 3}  # once per event, not once per subscriber
     f.events = events(shared=False)
     own = await f.results(document, {"s": 2}, executor=None)  # graphql-core, unshared
-    assert all(results == own for results in shared)
+    assert all(results == own and own == results for results in shared)
     assert all(a is b for a, b in zip(shared[0], shared[4], strict=True))
+    assert all(isinstance(result, SharedResult) for result in shared[0])
 
 
 async def test_other_variables_or_another_document_are_executed_apart() -> None:
@@ -158,3 +162,27 @@ async def test_variables_that_cannot_be_keyed_are_not_shared() -> None:
     assert sharing_key(executor) is not None
     executor.variable_values.coerced["s"] = {1, 2}  # a custom scalar could coerce to a set
     assert sharing_key(executor) is None
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "data"),
+    [
+        ("1", {"changed": {"id": "é", "n": 1, "label": 'quo"te\\ \u2028 ✓', "x": None}}),
+        ('o"p\u00e9', {"changed": {"tags": [], "price": {"amount": "1.50"}}}),
+        ("2", None),
+    ],
+)
+def test_a_shared_result_is_sent_as_ariadne_sends_it(
+    operation_id: str, data: dict[str, Any] | None
+) -> None:
+    result = SharedResult(ExecutionResult(data))
+    # What ariadne's observe_async_results builds and Starlette's send_json encodes.
+    payload = {"data": data} if data else {}
+    ariadne = json.dumps(
+        {"type": "next", "id": operation_id, "payload": payload},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    assert next_message(operation_id, result) == ariadne
+    assert next_message(operation_id, result) == ariadne  # from the payload encoded before
+    assert result.encoded is not None

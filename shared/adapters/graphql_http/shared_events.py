@@ -27,13 +27,30 @@ from graphql.pyutils import AwaitableOrValue
 from shared.adapters import private_api
 
 
+class SharedResult(ExecutionResult):
+    """An ExecutionResult handed to many subscribers; `encoded` is for the transport to keep
+    its message payload in, so that it is encoded once too (websocket.py)."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        super().__init__(result.data, result.errors, result.extensions)
+        self.encoded: str | None = None
+
+    def __eq__(self, other: object) -> bool:
+        # ExecutionResult's own compares classes one way only: keep `shared == plain` symmetric.
+        if type(other) is ExecutionResult:
+            return ExecutionResult.__eq__(other, self)
+        return super().__eq__(other)
+
+
 @dataclass(eq=False, slots=True)
 class SharedEvent:
     """One source event given to every subscriber it concerns, with the results of executing
     each distinct operation on it (they live as long as the event does)."""
 
     value: Any
-    results: dict[Hashable, tuple[OperationDefinitionNode, ExecutionResult]] = field(
+    results: dict[Hashable, tuple[OperationDefinitionNode, SharedResult]] = field(
         default_factory=dict
     )
 
@@ -85,6 +102,8 @@ class SharingExecutor(private_api.SubscriptionExecutor):
         if shared is not None and shared[0] is self.operation:
             return shared[1]
         result = super().execute_operation(serially)
-        if isinstance(result, ExecutionResult):
-            event.results[key] = (self.operation, result)
-        return result
+        if not isinstance(result, ExecutionResult):
+            return result
+        shared = (self.operation, SharedResult(result))
+        event.results[key] = shared
+        return shared[1]

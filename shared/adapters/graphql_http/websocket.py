@@ -4,6 +4,8 @@ subscriptions executed by shared_events.SharingExecutor."""
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from ariadne.asgi.handlers import GraphQLTransportWSHandler
@@ -14,7 +16,22 @@ from graphql import GraphQLError, OperationType
 from starlette.websockets import WebSocket
 
 from shared.adapters.auth import TokenVerifier, Unauthenticated
-from shared.adapters.graphql_http.shared_events import SharingExecutor
+from shared.adapters.graphql_http.shared_events import SharedResult, SharingExecutor
+
+
+def encode(message: Any) -> str:
+    """JSON exactly as Starlette's `send_json` (which ariadne sends with) writes it."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+def next_message(operation_id: str, result: SharedResult) -> str:
+    """ariadne's `next` message of an error-free result, its payload encoded once per result.
+
+    Byte for byte what ariadne's `send_json({"type": "next", "id": …, "payload": …})` sends.
+    """
+    if result.encoded is None:
+        result.encoded = encode({"data": result.data} if result.data else {})
+    return f'{{"type":"next","id":{encode(operation_id)},"payload":{result.encoded}}}'
 
 
 class WebSocketHandler(GraphQLTransportWSHandler):
@@ -44,6 +61,25 @@ class WebSocketHandler(GraphQLTransportWSHandler):
                 await websocket.close(code=4403, reason=str(exc)[:120])
                 return
         await super().handle_websocket_connection_init_message(websocket, message, client_context)
+
+    async def observe_async_results(
+        self,
+        websocket: WebSocket,
+        results_producer: AsyncGenerator[Any, None],
+        operation_id: str,
+        client_context: Any,
+    ) -> None:
+        """ariadne's, but an error-free SharedResult is sent here, encoded once for all its
+        subscribers; ariadne sends everything else, ends the operation and handles errors."""
+
+        async def unshared() -> AsyncGenerator[Any, None]:
+            async for result in results_producer:
+                if isinstance(result, SharedResult) and not result.errors:
+                    await websocket.send_text(next_message(operation_id, result))
+                else:
+                    yield result
+
+        await super().observe_async_results(websocket, unshared(), operation_id, client_context)
 
     async def handle_websocket_subscribe(
         self, websocket: WebSocket, data: Any, operation_id: str, client_context: Any
