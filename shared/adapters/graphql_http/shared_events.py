@@ -8,9 +8,10 @@ subscribers can wrap it in a SharedEvent; SharingExecutor then executes each dis
 (operation, coerced variables) once per event and hands every later subscriber that same
 ExecutionResult, which is what graphql-core would have computed for it.
 
-Only valid where nothing under the subscription field depends on who asks: its resolvers must
-not read the context (the connection, the caller), nor the root value beyond the event. A
-source whose resolvers do must not wrap its events. An execution that awaits something is not
+Only valid where nothing under the subscription field depends on who asks or when: its
+resolvers must not read the context (the connection, the caller), nor the root value beyond the
+event, nor anything that may change between one subscriber's execution and the next (a clock).
+A source whose resolvers do must not wrap its events. An execution that awaits something is not
 shared (each subscriber executes it as before), so no subscriber ever waits on another's.
 """
 
