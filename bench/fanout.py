@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -274,6 +275,17 @@ def _default_token() -> str | None:
     return issue(secret, "bench-fanout", 86_400) if secret else None
 
 
+def _raise_file_limit() -> None:
+    """One socket per subscriber: lift this process's soft limit on open files to the hard one
+    (often 1,024 against a hard limit far above). The query service needs as many, from the
+    shell that started it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max(soft, 65_536) if hard == resource.RLIM_INFINITY else hard
+    if soft < wanted:
+        with contextlib.suppress(ValueError, OSError):  # then the connections will say so
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--query-url", default="http://127.0.0.1:8002/graphql")
@@ -286,6 +298,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="last line: the results as JSON")
     args = parser.parse_args()
     token = args.token or _default_token()
+    _raise_file_limit()
     results = {}
     for n in args.subscribers:
         results[str(n)] = uvloop.run(
