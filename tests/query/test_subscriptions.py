@@ -180,3 +180,21 @@ async def test_subscribers_of_one_change_get_the_shape_each_asked_for(
     full = by_op[("ws", "same")]
     assert (full["type"], full["product"]["name"]) == ("CREATED", "Mug")
     assert by_op[("ws", "every")] == full and by_op[("other", "same")] == full
+
+
+async def test_what_is_left_to_ariadne_is_answered_as_ariadne_answers_it(
+    ws: ClientConnection,
+) -> None:
+    """The handler runs subscriptions itself (websocket.py); a message that does not parse, and
+    an operation id already in use, still get ariadne's answers."""
+    await ws.send(
+        json.dumps({"id": "p", "type": "subscribe", "payload": {"query": "subscription {"}})
+    )
+    message = await receive(ws)
+    assert message["type"] == "error" and message["id"] == "p"
+    assert "Syntax Error" in message["payload"][0]["message"]
+    await subscribe(ws, "twice")
+    await ws.send(json.dumps({"id": "twice", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await receive(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409
