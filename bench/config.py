@@ -50,6 +50,9 @@ class Config:
     lag_seconds: float = 60.0
     query_concurrency: int = 32
     query_seconds: float = 15.0
+    fanout_subscribers: tuple[int, ...] = (200, 1000)
+    fanout_mutations: int = 20
+    fanout_interval_s: float = 0.5
     keep: bool = False
     profile: bool = False  # BENCH_PROFILE=1: a last phase samples each service with py-spy
     # ports of the bench's own service instances and of the baseline app

@@ -224,6 +224,8 @@ def markdown(results: dict[str, Any]) -> str:
                     for name, shape in shapes.items()
                 ],
             )
+    if "fanout" in results:
+        out += fanout_markdown(results["fanout"])
     if "write_side_startup" in results:
         w = results["write_side_startup"]
         out += [
@@ -274,6 +276,27 @@ def markdown(results: dict[str, Any]) -> str:
         names = list(results["phases_s"])
         out += _table(names, [[results["phases_s"][n] for n in names]])
     return "\n".join(out)
+
+
+def fanout_markdown(f: dict[str, Any]) -> list[str]:
+    """Subscription fan-out (bench/fanout.py): one row per number of subscribers."""
+    first: dict[str, Any] = next(iter(f.values()), {})
+    out = [
+        "## Subscription fan-out (`productChanged` of every product; push arrival - mutation "
+        f"answer; {first.get('mutations')} creates {first.get('interval_s')} s apart)",
+        "",
+    ]
+    return out + _table(
+        ["subscribers", "pushes delivered / expected", "p50 ms", "p99 ms", "max ms",
+         "generator CPU s (% of a core)", "query CPU ms per push", "load average"],
+        [
+            [r["subscribers"], f"{r['pushes_delivered']:,} / {r['pushes_expected']:,}",
+             r["p50_ms"], r["p99_ms"], r["max_ms"],
+             f"{_f(r['generator_cpu_s'], 2)} ({_f(r['generator_cpu_pct'])}%)",
+             _f(r.get("query_cpu_ms_per_push"), 3), str(r["load_average"][0])]
+            for r in f.values()
+        ],
+    )  # fmt: skip
 
 
 def tracing_markdown(t: dict[str, Any]) -> list[str]:

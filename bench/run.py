@@ -2,8 +2,9 @@
 
 1. projection (+ log ceiling) — before the bench's services start, so nothing else competes;
 2. the bench's own command/projector/query instances and the baseline app are started;
-3. write path at each concurrency, 4. end-to-end lag, 5. queries, 6. (BENCH_PROFILE=1) profiles,
-7. tracing's cost per mutation, 8. the write side's start-up; peak RSS sampled throughout.
+3. write path at each concurrency, 4. end-to-end lag, 5. queries, 6. subscription fan-out,
+7. (BENCH_PROFILE=1) profiles, 8. tracing's cost per mutation, 9. the write side's start-up;
+peak RSS sampled throughout.
 
 A phase that fails is recorded under "errors" and the others still run. Whatever the bench
 created (its services, topics and databases) is removed at the end unless BENCH_KEEP=1.
@@ -40,7 +41,7 @@ from bench import (
     wrk,
 )
 from bench import profile as profiler
-from bench.config import RESULTS_DIR, ROOT, Config, load
+from bench.config import RESULTS_DIR, ROOT, Config, load, token
 from bench.targets import check
 
 
@@ -105,6 +106,26 @@ def projection(config: Config, ids: Path, results: dict[str, Any]) -> None:
         f"{replayed['events_per_s']:,.0f}/s | raw bulk {raw['seconds']:.1f} s = "
         f"{raw_per_s:,.0f}/s | ratio {results['projection']['ratio']:.2f}"
     )
+
+
+def fanout(config: Config, pids: dict[str, int]) -> dict[str, Any]:
+    """bench/fanout.py as a process of its own, so its CPU is its own and it shares no event
+    loop with the bench; its last line of output is the results."""
+    command = [
+        sys.executable, "-m", "bench.fanout", "--json",
+        "--query-url", config.url("query"), "--command-url", config.url("command"),
+        "--token", token(), "--query-pid", str(pids["query"]),
+        "--mutations", str(config.fanout_mutations), "--interval", str(config.fanout_interval_s),
+        "--subscribers", *(str(n) for n in config.fanout_subscribers),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.fanout failed:\n{done.stderr[-3000:]}")
+    lines = done.stdout.strip().splitlines()
+    for line in lines[:-1]:
+        log(line)
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
 
 
 def _metric(config: Config, service: str, name: str) -> list[float]:
@@ -274,6 +295,12 @@ def main() -> None:
                 results["query"] = queries.run(config, catalog_ids, count, pids, log)
 
             _phase("query", results, timings, query)
+
+            def subscription_fanout() -> None:
+                results["fanout"] = fanout(config, pids)
+                wait_projector_idle(config)
+
+            _phase("fanout", results, timings, subscription_fanout)
             if config.profile:
                 _phase("profile", results, timings, lambda: profile(config, catalog_ids, results))
 

@@ -83,6 +83,14 @@ TARGETS = (
     Target(
         "product(id) p99 at concurrency 32", ("query", "product_by_id", "p99_ms"), "<=", 25, "ms"
     ),
+    Target("fan-out 1,000 subscribers p99", ("fanout", "1000", "p99_ms"), "<=", 250, "ms"),
+    Target(
+        "fan-out 1,000 subscribers: pushes missing",
+        ("fanout", "1000", "pushes_missing"),
+        "<=",
+        0,
+        "pushes",
+    ),
     Target(
         "command instance ready after start (100,000 products)",
         ("write_side_startup", "ready_s"),

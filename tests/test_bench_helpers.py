@@ -59,6 +59,23 @@ def _results() -> dict[str, Any]:
                 "tag_newest": {"rps": 1499.0, "p99_ms": 50.0},
             },
         },
+        "fanout": {
+            "1000": {
+                "subscribers": 1000,
+                "mutations": 20,
+                "interval_s": 0.5,
+                "pushes_expected": 20_000,
+                "pushes_delivered": 19_999,
+                "pushes_missing": 1,
+                "p50_ms": 60.0,
+                "p99_ms": 120.5,
+                "max_ms": 130.0,
+                "generator_cpu_s": 0.71,
+                "generator_cpu_pct": 7.0,
+                "query_cpu_ms_per_push": 0.075,
+                "load_average": [2.5, 2.0, 1.9],
+            }
+        },
         "write_side_startup": {
             "products": 100_000,
             "short": {"events": 200_000, "migrate_s": 11.0, "ready_s": 2.5, "rss_mb": 150.0},
@@ -93,6 +110,8 @@ def test_targets_compare_each_figure_with_its_goal() -> None:
         "products tag_newest p99 at concurrency 32": True,
         "products all_recently_updated p99 at concurrency 32": None,
         "product(id) p99 at concurrency 32": False,
+        "fan-out 1,000 subscribers p99": True,
+        "fan-out 1,000 subscribers: pushes missing": False,
         "command instance ready after start (100,000 products)": False,
         "ready time, long log / short log": False,
         "command instance memory per product": True,
@@ -117,6 +136,7 @@ def test_the_summary_says_which_targets_were_missed_or_not_measured() -> None:
     assert "| long | 1,000,000 | 50.0 | 3.5 | 160.0 |" in text
     assert "| projection events/s | >= 20000 events/s | - | not measured |" in text
     assert "| 32 | 700.0 | 10.0 | 20.0 | 30.0 | 1,000.0 | 5.0 | 0.50 | 0 |" in text
+    assert "| 1,000 | 19,999 / 20,000 | 60.0 | 120.5 | 130.0 | 0.71 (7.0%) | 0.075 | 2.5 |" in text
 
 
 def test_profile_samples_go_to_the_innermost_known_layer(tmp_path: Path) -> None:

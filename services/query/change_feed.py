@@ -67,6 +67,9 @@ class ProductChanged:
     product_id: str
     operation: str  # insert, replace, update or delete
     document: Document | None  # the document after the change; None if deleted or gone since
+    # What listeners derive from the notice, made by the first of them for all the others: every
+    # listener of a change gets this same notice object (subscriptions.py keeps its push here).
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from services.query.consistency import wait_for_version
 from services.query.product_cache import ProductCache
 from services.query.read_models import ReadModels
 from services.query.scalars import datetime_scalar
-from shared.adapters.graphql_http import Info, load_sdl
+from shared.adapters.graphql_http import Info, SharedEvent, load_sdl
 from shared.adapters.mongo import Document
 from shared.adapters.tracing import PushSpans
 from shared.domain.errors import InvalidInput
@@ -106,7 +106,8 @@ def build_schema(
     subscription.set_source("productChanged", cast("Subscriber", product_changed_source))
 
     @subscription.field("productChanged")
-    def product_changed(change: Document, *_: Any, **__: Any) -> Document:
+    def product_changed(event: SharedEvent, *_: Any, **__: Any) -> Document:
+        change: Document = event.value
         return change
 
     return make_executable_schema(

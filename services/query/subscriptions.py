@@ -2,7 +2,9 @@
 
 Fed by the shared change feed, so a subscriber costs a queue, not a MongoDB cursor. The feed sees
 documents, not events: when the projector applied several events of a product in one batch, the
-subscriber sees one change at the last version.
+subscriber sees one change at the last version. Every subscriber of a change gets the same
+SharedEvent, so the change is converted, and each distinct subscription query executed on it,
+once for all of them (shared/adapters/graphql_http/shared_events.py).
 
 With tracing on, each message sent is a span (`push productChanged`) in the trace of the event
 that wrote the version pushed: a child of the context the projector stored with the document,
@@ -20,6 +22,7 @@ from opentelemetry.trace import Span
 from services.query import documents
 from services.query.change_feed import ChangeFeed, MissedChanges, ProductChanged
 from services.query.errors import SubscriberTooSlow
+from shared.adapters.graphql_http import SharedEvent
 from shared.adapters.mongo import Document
 from shared.adapters.tracing import PushSpans
 from shared.read_model.documents import ProductDocument
@@ -40,6 +43,16 @@ def change(notice: ProductChanged, doc: Document) -> Document:
         "version": doc["version"],
         "product": documents.live(cast(ProductDocument, doc)),
     }
+
+
+def shared_change(notice: ProductChanged, doc: Document) -> SharedEvent:
+    """The change of a notice as one SharedEvent for every subscriber it reaches, so that it is
+    converted, and each distinct subscription query executed on it, once (shared_events.py).
+    Nothing under `productChanged` reads the context, which that sharing requires."""
+    event = notice.derived.get("push")
+    if event is None:
+        event = notice.derived["push"] = SharedEvent(change(notice, doc))
+    return cast(SharedEvent, event)
 
 
 class ProductChangeStream:
@@ -68,7 +81,7 @@ class ProductChangeStream:
     def __aiter__(self) -> ProductChangeStream:
         return self
 
-    async def __anext__(self) -> Document:
+    async def __anext__(self) -> SharedEvent:
         self._pushed()
         while True:
             notice = await self._listener.get()
@@ -78,7 +91,8 @@ class ProductChangeStream:
                     raise SubscriberTooSlow()
                 continue
             if notice.document is not None:
-                pushed = change(notice, notice.document)
+                event = shared_change(notice, notice.document)
+                pushed = event.value
                 if self._spans is not None:
                     self._pushing = self._spans.start(
                         trace_of(cast(ProductDocument, notice.document)),
@@ -89,7 +103,7 @@ class ProductChangeStream:
                             "catalog.change.type": pushed["type"],
                         },
                     )
-                return pushed
+                return event
 
     async def aclose(self) -> None:
         self._pushed()

@@ -2,9 +2,9 @@
 
 Private attributes change without notice between releases. Keeping them here means one module
 to check on an upgrade, and tests/unit/test_private_api.py fails when the locked version of
-aiokafka changes under these functions (it pins the versions they were written against and
-checks that each attribute still exists). Nothing here is applied at import: a service calls
-`tune_aiokafka()` at start-up when it wants it.
+aiokafka, uvicorn or graphql-core changes under these functions (it pins the versions they were
+written against and checks that each attribute still exists). Nothing here is applied at
+import: a service calls `tune_aiokafka()` at start-up when it wants it.
 """
 
 from __future__ import annotations
@@ -14,11 +14,15 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from aiokafka.producer import sender as aiokafka_sender
+from graphql.execution import Executor
+from graphql.execution.executor_throwing_on_incremental import ExecutorThrowingOnIncremental
+from graphql.pyutils import RefMap
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 # The versions these functions were written against; the test fails if uv.lock moves.
 AIOKAFKA_VERSION = "0.14.0"
 UVICORN_VERSION = "0.54.0"
+GRAPHQL_CORE_VERSION = "3.3.2"
 
 # Right after a commit the broker is still writing that transaction's markers, and the next
 # transaction's first AddPartitionsToTxn is refused with CONCURRENT_TRANSACTIONS until it is
@@ -62,6 +66,23 @@ async def metadata_reachable(client_owner: Any, timeout_s: float = 2) -> bool:
 def request_rejoin(consumer: Any) -> None:
     """Make a group consumer rejoin its group at once (aiokafka has no public call for it)."""
     consumer._coordinator.request_rejoin()
+
+
+# What graphql-core's `subscribe` uses when it is given no executor class (its module is not
+# exported): a subscription executor of our own extends it (graphql_http/shared_events.py).
+SubscriptionExecutor = ExecutorThrowingOnIncremental
+
+
+def forget_subfield_memos(executor: Executor[Any]) -> None:
+    """Give a per-event executor memos of its own, so they go with it after the event.
+
+    graphql-core's per-event executor is a shallow copy of the subscription's, sharing the
+    memos of collected sub-fields and stream usages, which are keyed by the identity of field
+    lists that every event collects afresh: they never hit across events and grow by a few
+    entries per event for the subscription's lifetime (each entry keeping its lists alive).
+    """
+    executor._relevant_sub_fields = {}
+    executor._stream_usages = RefMap()
 
 
 def coalescing_http_protocol() -> type[HttpToolsProtocol]:

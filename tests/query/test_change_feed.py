@@ -65,7 +65,7 @@ async def test_a_subscriber_that_fell_behind_is_told_so_and_leaves_the_feed() ->
     changes = ProductChangeStream(f, "a")
     assert f.listeners == 1
     f._dispatch(change("a", 1, "insert"))
-    assert (await anext(changes))["type"] == "CREATED"
+    assert (await anext(changes)).value["type"] == "CREATED"
     for version in range(2, 1100):
         f._dispatch(change("a", version))
     with pytest.raises(SubscriberTooSlow) as raised:
@@ -105,9 +105,9 @@ async def test_each_push_is_a_span_of_the_trace_that_wrote_the_version_pushed() 
     }
     f._dispatch(first)
     f._dispatch(change("a", 2))  # a version written untraced: pushed, not traced
-    assert (await anext(changes))["version"] == 1
+    assert (await anext(changes)).value["version"] == 1
     assert exported.get_finished_spans() == ()  # still on its way out
-    assert (await anext(changes))["version"] == 2  # asking for the next: the first was sent
+    assert (await anext(changes)).value["version"] == 2  # asking for the next: the first was sent
     await changes.aclose()
     (push,) = exported.get_finished_spans()
     assert push.name == "push productChanged"

@@ -147,3 +147,54 @@ async def test_a_bad_subscription_is_an_error_message(ws: ClientConnection) -> N
     message = await receive(ws)
     assert message["type"] == "error" and message["id"] == "x"
     assert message["payload"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_subscribers_of_one_change_get_the_shape_each_asked_for(
+    ws: ClientConnection, server: str, writer: ReadModelWriter
+) -> None:
+    """A change is executed once per distinct query and variables (shared_events.py): the same
+    query with other variables, and another query, still get their own shapes."""
+    pid = new_id()
+    url = f"ws://{server}/graphql"
+    async with websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as other:
+        await other.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await other.recv()) == {"type": "connection_ack"}
+        narrow = "subscription { productChanged { version id } }"
+        await other.send(
+            json.dumps({"id": "narrow", "type": "subscribe", "payload": {"query": narrow}})
+        )
+        await subscribe(other, "same", id=pid)
+        await subscribe(ws, "same", id=pid)
+        await subscribe(ws, "every")
+        await writer.apply([created(pid, name="Mug")])
+        got: dict[str, list[dict[str, Any]]] = {"ws": [], "other": []}
+        for name, conn in (("ws", ws), ("other", other)):
+            while len(got[name]) < 2:
+                message = await receive(conn)
+                if message["payload"]["data"]["productChanged"]["id"] == pid:
+                    got[name].append(message)
+    by_op = {
+        (name, m["id"]): m["payload"]["data"]["productChanged"] for name in got for m in got[name]
+    }
+    assert by_op[("other", "narrow")] == {"version": 1, "id": pid}
+    full = by_op[("ws", "same")]
+    assert (full["type"], full["product"]["name"]) == ("CREATED", "Mug")
+    assert by_op[("ws", "every")] == full and by_op[("other", "same")] == full
+
+
+async def test_what_is_left_to_ariadne_is_answered_as_ariadne_answers_it(
+    ws: ClientConnection,
+) -> None:
+    """The handler runs subscriptions itself (websocket.py); a message that does not parse, and
+    an operation id already in use, still get ariadne's answers."""
+    await ws.send(
+        json.dumps({"id": "p", "type": "subscribe", "payload": {"query": "subscription {"}})
+    )
+    message = await receive(ws)
+    assert message["type"] == "error" and message["id"] == "p"
+    assert "Syntax Error" in message["payload"][0]["message"]
+    await subscribe(ws, "twice")
+    await ws.send(json.dumps({"id": "twice", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await receive(ws)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409

@@ -1,8 +1,9 @@
 """The private attributes of libraries that shared/adapters/private_api.py relies on.
 
-If uv.lock moves aiokafka or uvicorn to another version, a version test fails: read the
-functions of private_api.py against the new version's source, then update AIOKAFKA_VERSION or
-UVICORN_VERSION. The others fail as soon as an attribute they use is gone.
+If uv.lock moves aiokafka, uvicorn or graphql-core to another version, a version test fails:
+read the functions of private_api.py against the new version's source, then update
+AIOKAFKA_VERSION, UVICORN_VERSION or GRAPHQL_CORE_VERSION. The others fail as soon as an
+attribute they use is gone.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.producer import sender
 from aiokafka.producer.transaction_manager import TransactionManager
+from graphql import build_schema, parse, subscribe, version
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shared.adapters import private_api
+from shared.adapters.graphql_http.shared_events import SharingExecutor
 
 
 def test_the_locked_aiokafka_is_the_version_private_api_was_written_for() -> None:
@@ -73,3 +76,33 @@ def test_the_coalescing_transport_sends_one_turns_writes_as_one() -> None:
         assert sent == [b"HTTP/1.1 200 OK\r\n\r\nbody"]
 
     asyncio.run(scenario())
+
+
+def test_the_locked_graphql_core_is_the_version_the_executor_was_written_for() -> None:
+    assert version == private_api.GRAPHQL_CORE_VERSION
+
+
+async def test_a_subscriptions_memos_do_not_grow_with_its_events() -> None:
+    schema = build_schema(
+        "type Query { a: Int } type Subscription { s: T } type T { x: Int ys: [Int] }"
+    )
+    assert schema.subscription_type is not None
+
+    async def source(*_: Any) -> Any:
+        for i in range(50):
+            yield {"s": {"x": i, "ys": [i]}}
+
+    schema.subscription_type.fields["s"].subscribe = source
+    built: list[Any] = []
+
+    class Recording(SharingExecutor):
+        @classmethod
+        def build(cls, *args: Any, **kwargs: Any) -> Any:
+            built.append(super().build(*args, **kwargs))
+            return built[-1]
+
+    stream: Any = subscribe(schema, parse("subscription { s { x ys } }"), executor_class=Recording)
+    results = [result async for result in stream]
+    assert results[-1].data == {"s": {"x": 49, "ys": [49]}}
+    assert len(built[0]._relevant_sub_fields) == 0
+    assert len(built[0]._stream_usages) == 0

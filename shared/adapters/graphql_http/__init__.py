@@ -5,6 +5,8 @@
 - `context`: what resolvers know of the request (correlation id, caller)
 - `http_handler`: the HTTP handler (spec media types and status codes, token check, timeout)
 - `websocket`: graphql-transport-ws with the token in `connection_init`
+- `shared_events`: a subscription event executed once per distinct operation, for all its
+  subscribers
 - `query_cache`: parsing and spec validation once per query text
 - `explorer`: ariadne's GraphiQL page with its assets served by the service (no CDN)
 - `mount`: `mount_graphql`, which assembles them behind the service's edge
@@ -17,11 +19,13 @@ from shared.adapters.graphql_http.errors import format_error
 from shared.adapters.graphql_http.mount import mount_graphql
 from shared.adapters.graphql_http.query_cache import QueryCache
 from shared.adapters.graphql_http.schema import SCHEMA_DIR, load_sdl
+from shared.adapters.graphql_http.shared_events import SharedEvent
 
 __all__ = [
     "SCHEMA_DIR",
     "Info",
     "QueryCache",
+    "SharedEvent",
     "context",
     "format_error",
     "load_sdl",
