@@ -12,6 +12,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 from pymongo.read_concern import ReadConcern
 
 from shared.settings import InfraSettings
@@ -93,8 +94,24 @@ def database(
     return client[settings.mongodb_database]
 
 
+# Indexes an earlier version created that no query uses any more: dropped where found, so that
+# a database upgraded in place stops paying for them on every write.
+SUPERSEDED_PRODUCT_INDEXES = (
+    "deleted_1_category_1_price.currency_1_price.amount_1",
+    "deleted_1_tags_1__id_1",
+)
+_INDEX_NOT_FOUND = 27
+
+
 async def ensure_indexes(db: AsyncDatabase[Document], suffix: str = "") -> None:
-    await db[PRODUCTS + suffix].create_indexes(_PRODUCT_INDEXES)
+    products = db[PRODUCTS + suffix]
+    await products.create_indexes(_PRODUCT_INDEXES)
+    for name in SUPERSEDED_PRODUCT_INDEXES:
+        try:
+            await products.drop_index(name)
+        except OperationFailure as exc:
+            if exc.code != _INDEX_NOT_FOUND:  # already gone: never made, or another service
+                raise
     await db[HISTORY + suffix].create_indexes(_HISTORY_INDEXES)
 
 

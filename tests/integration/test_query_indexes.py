@@ -20,7 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.query import listing
 from services.query.errors import ListingTooBroad
 from services.query.read_models import ReadModels
-from shared.adapters.mongo import PRODUCTS, ensure_indexes
+from shared.adapters.mongo import PRODUCTS, SUPERSEDED_PRODUCT_INDEXES, ensure_indexes
 
 FILTERS: list[dict[str, Any]] = [
     {},
@@ -168,3 +168,24 @@ async def test_a_name_filter_is_bounded_by_the_listing_time_limit(
     rows, more = await reads.page(found)
     assert [r["name"] for r in rows] == ["Product 99999"] and not more
     assert await reads.count(found) == 1
+
+
+async def test_indexes_an_earlier_version_made_are_dropped_on_upgrade(mongodb_url: str) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url)
+    database = client[f"test_upgrade_{uuid.uuid4().hex[:8]}"]
+    try:
+        products = database[PRODUCTS]
+        await products.create_index(
+            [("deleted", 1), ("category", 1), ("price.currency", 1), ("price.amount", 1)]
+        )
+        await products.create_index([("deleted", 1), ("tags", 1), ("_id", 1)])
+        before = set(await products.index_information())
+        assert set(SUPERSEDED_PRODUCT_INDEXES) <= before
+        await ensure_indexes(database)
+        await ensure_indexes(database)  # again, as every service start does: nothing to drop
+        after = set(await products.index_information())
+        assert not set(SUPERSEDED_PRODUCT_INDEXES) & after
+        assert len(after) == 8  # _id and the seven of shared/adapters/mongo.py
+    finally:
+        await client.drop_database(database.name)
+        await client.close()
