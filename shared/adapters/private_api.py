@@ -16,6 +16,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.producer import sender as aiokafka_sender
 from graphql.execution import Executor
 from graphql.execution.executor_throwing_on_incremental import ExecutorThrowingOnIncremental
+from graphql.execution.incremental.incremental_executor import IncrementalExecutor
 from graphql.pyutils import RefMap
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -67,6 +68,11 @@ def request_rejoin(consumer: Any) -> None:
     """Make a group consumer rejoin its group at once (aiokafka has no public call for it)."""
     consumer._coordinator.request_rejoin()
 
+
+# What graphql-core's `execute` uses when it is given no executor class (its module is not
+# exported). Its `complete_value`, `collect_subfields` and `fragments` are private (":meta
+# private:"): graphql_http/plain_completion.py overrides the first and uses the others.
+QueryExecutor = IncrementalExecutor
 
 # What graphql-core's `subscribe` uses when it is given no executor class (its module is not
 # exported): a subscription executor of our own extends it (graphql_http/shared_events.py).

@@ -80,6 +80,14 @@ def test_the_coalescing_transport_sends_one_turns_writes_as_one() -> None:
 
 def test_the_locked_graphql_core_is_the_version_the_executor_was_written_for() -> None:
     assert version == private_api.GRAPHQL_CORE_VERSION
+    # What plain_completion.py overrides and uses of graphql-core's query executor.
+    assert callable(private_api.QueryExecutor.complete_value)
+    assert callable(private_api.QueryExecutor.collect_subfields)
+    executor = private_api.QueryExecutor.build(
+        build_schema("type Query { a: Int }"), parse("{ a ...F } fragment F on Query { a }")
+    )
+    assert isinstance(executor, private_api.QueryExecutor)
+    assert executor.fragments["F"].definition.name.value == "F"
 
 
 async def test_a_subscriptions_memos_do_not_grow_with_its_events() -> None:

@@ -15,6 +15,7 @@ from shared.adapters.graphql_http.context import context
 from shared.adapters.graphql_http.errors import format_error
 from shared.adapters.graphql_http.explorer import ASSETS_DIR, ASSETS_PATH, OfflineGraphiQL
 from shared.adapters.graphql_http.http_handler import HTTPHandler
+from shared.adapters.graphql_http.plain_completion import PlainCompletingExecutor
 from shared.adapters.graphql_http.query_cache import QueryCache
 from shared.adapters.graphql_http.websocket import WebSocketHandler
 from shared.adapters.http import guard_edge
@@ -35,7 +36,8 @@ def mount_graphql(
 
     `verifier` set = every POST (and WebSocket connection) needs a valid bearer token. In
     production mode introspection and the explorer are off; errors never carry tracebacks in
-    either mode (ariadne's debug stays off). Parsing and spec validation go through a QueryCache.
+    either mode (ariadne's debug stays off). Parsing and spec validation go through a QueryCache,
+    execution over HTTP through PlainCompletingExecutor.
     `explorer` is ariadne's GraphiQL page, served with its assets from this service (and
     ASSETS_PATH), never from a CDN.
     """
@@ -57,6 +59,8 @@ def mount_graphql(
     for handler in (graphql.http_handler, graphql.websocket_handler):
         handler.query_parser = cache.parse
         handler.query_validator = cache.validate
+    # Queries and mutations over HTTP complete their plain sub-selections in one pass.
+    graphql.http_handler.execution_context_class = PlainCompletingExecutor
     # The GraphQL app is the route's ASGI endpoint itself: a request handler function would add
     # Starlette's per-request wrapping (a second Request, exception plumbing) for nothing.
     # First in line: every request to it would otherwise be matched against the others first.
