@@ -16,7 +16,7 @@ from decimal import Decimal
 from bson.decimal128 import Decimal128
 
 from shared.read_model.documents import CategoryStatsDocument, ProductDocument, StatsKey
-from shared.read_model.prices import stored_amount
+from shared.read_model.prices import decimal_of, stored_amount
 
 Key = tuple[str, str]  # (category, currency)
 
@@ -89,7 +89,7 @@ def known_bounds(
     """
     if stored is None:
         return delta.added if delta.removed is None else None
-    low, high = stored["minPrice"].to_decimal(), stored["maxPrice"].to_decimal()
+    low, high = decimal_of(stored["minPrice"]), decimal_of(stored["maxPrice"])
     if delta.removed is not None and (delta.removed[0] <= low or delta.removed[1] >= high):
         return None
     if delta.added is not None:
