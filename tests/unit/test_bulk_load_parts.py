@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import gc
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.projector.bulk_load import Part, Replayed, merge, shares, split
+from services.projector.bulk_load import Part, Replayed, merge, rare_collections, shares, split
 
 
 @given(st.lists(st.integers(0, 200), unique=True, max_size=24), st.integers(1, 8))
@@ -50,3 +52,14 @@ def test_merge_sums_the_counts_and_joins_prices_and_positions() -> None:
     assert positions == {0: 7, 1: 9, 2: 3}
     assert overflowed
     assert merge([first])[3] is False
+
+
+def test_fewer_collections_while_folding_and_the_collector_as_it_was_afterwards() -> None:
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), rare_collections():
+        assert gc.get_threshold()[0] > before[0]
+        assert gc.get_freeze_count() > 0
+        assert gc.isenabled()  # cycles are still collected
+        raise RuntimeError("a fold that fails")
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
