@@ -245,7 +245,7 @@ def rare_collections() -> Iterator[None]:
     The fold keeps every product document it holds alive until the end, so each collection
     walks a heap that only grows, while nearly all the garbage of reading a record (its
     envelope, event and headers) has no cycles and goes by reference counting: with CPython's
-    thresholds the collector took about a third of the fold's CPU. Cycles (a caught exception
+    thresholds the collector took a large share of the fold's CPU. Cycles (a caught exception
     and its traceback, say) are still collected, only less often; the objects from before the
     fold (modules, validators) are frozen out of the walks. Both are undone afterwards.
     """
