@@ -7,10 +7,12 @@ that one's garbage does not slow the next:
   plain aiokafka producer, acks=all and idempotent. Timed, this is also the **log ceiling**:
   what Kafka and aiokafka take per second in records of exactly our size.
 - `replay`: the projector's own rebuild path — `EventReader` from offset 0 through
-  `services.projector.bulk_load.load` (what `make rebuild` does before it pauses the live
-  projector: fold in memory, insert each document once, build the real indexes afterwards),
-  with the batch size of `make rebuild`, into fresh collections. Timed from reader start until
-  the indexes are built. Then, as a rebuild hands over, the bench projector's consumer group is
+  `services.projector.bulk_load.load_partitions` (what `make rebuild` does before it pauses the
+  live projector: fold in memory, in `REBUILD_WORKERS` processes, insert each document once,
+  build the real indexes afterwards), with the batch size of `make rebuild`, into fresh
+  collections (`--workers N` overrides the worker count). Timed from reader start until the
+  indexes are built. Its `mongo_commands` are this process's only: with more than one worker,
+  the workers' inserts are not among them. Then, as a rebuild hands over, the bench projector's consumer group is
   set to continue after the replayed records: the catalog is ready for the later phases.
 - `raw`: the same final documents (products, history, category statistics, as the replay left
   them) written again into fresh collections with the same indexes by raw pymongo `bulk_write`
@@ -33,7 +35,7 @@ from pymongo import AsyncMongoClient, MongoClient, ReplaceOne
 from bench import kafka_admin
 from bench.events import generate
 from bench.mongo_timing import CommandTimes
-from services.projector import bulk_load, rebuild
+from services.projector import bulk_load
 from shared.adapters import mongo, private_api
 from shared.adapters.kafka_log import EventReader
 from shared.envelope import to_record
@@ -102,8 +104,15 @@ async def replay(args: argparse.Namespace) -> dict[str, Any]:
             await db.drop_collection(name)
         started = time.perf_counter()
         await reader.start()
-        totals = await bulk_load.load(
-            rebuild.events(reader), db, "", args.batch, ProjectorSettings().rebuild_max_products
+        defaults = ProjectorSettings()
+        totals = await bulk_load.load_partitions(
+            settings,
+            reader,
+            db,
+            "",
+            args.batch,
+            defaults.rebuild_max_products,
+            args.workers or defaults.rebuild_workers,
         )
         seconds = time.perf_counter() - started
         await _hand_over(args)
@@ -232,6 +241,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--ids", default="")
     parser.add_argument("--group", default="")
+    parser.add_argument("--workers", type=int, default=0)  # replay: 0 = REBUILD_WORKERS
     args = parser.parse_args()
     if args.step == "produce":
         result = asyncio.run(produce(args))

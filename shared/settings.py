@@ -159,6 +159,10 @@ class ProjectorSettings(InfraSettings):
     # A rebuild folds up to this many products in memory (~1.5 KB each) and writes each once;
     # beyond it, the rest of the log goes through the transactional writer (slower, no memory).
     rebuild_max_products: int = 500_000
+    # Processes that fold the log's partitions side by side in a rebuild (a product's events
+    # never span partitions); each holds its share of rebuild_max_products. 1 folds in the
+    # rebuild's own process.
+    rebuild_workers: int = Field(2, ge=1)
 
     @model_validator(mode="before")
     @classmethod

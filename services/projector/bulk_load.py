@@ -14,13 +14,28 @@ The version guard is the live writer's (`products.admit`), so redelivered events
 the log give exactly the documents the writer would. Memory grows with the catalog: once more
 than `max_products` products are held, the pass writes what it has and hands the rest of the
 log to the transactional writer, which needs no more memory than a batch.
+
+The fold is CPU-bound (reading, validating and folding each event costs more than MongoDB's
+insert of it), and a product's events never span partitions, so `load_partitions` splits the
+partitions between worker processes: each folds its own into the same collections, and the
+parent merges what they counted, writes the category statistics of all their prices and builds
+the indexes. Each worker holds at most its share of `max_products`; one that has held its share
+stops where it is, and the parent hands the rest of the log, from where each worker stopped, to
+the transactional writer as `load` does.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import contextlib
+import gc
+import logging
+import multiprocessing
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -28,12 +43,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.projector.writer import ReadModelWriter
 from shared.adapters import mongo
+from shared.adapters.kafka_log import EventReader
 from shared.adapters.mongo import Document
 from shared.envelope import BadRecord, Envelope
 from shared.read_model import category_stats, history, products
 from shared.read_model.documents import HistoryDocument, ProductDocument
+from shared.settings import ProjectorSettings
 
 _IN_FLIGHT = 2  # chunks MongoDB may be inserting while the pass reads on
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,20 +72,197 @@ async def load(
     totals = Replayed()
     folded = _Fold(db, suffix, batch_size)
     overflow: Envelope | None = None
-    async for item in events:
-        if isinstance(item, BadRecord):
-            totals.unreadable += 1  # the live projector dead-lettered it already
-        elif folded.holds(item.product_id) or folded.size < max_products:
-            await folded.add(item)
-        else:
-            overflow = item
-            break
-    await folded.finish()
+    with rare_collections():
+        async for item in events:
+            if isinstance(item, BadRecord):
+                totals.unreadable += 1  # the live projector dead-lettered it already
+            elif folded.holds(item.product_id) or folded.size < max_products:
+                await folded.add(item)
+            else:
+                overflow = item
+                break
+    await folded.flush()
+    await folded.insert_statistics(folded.prices())
+    await folded.settle()
     totals.applied, totals.gaps = folded.applied, folded.gaps
     await mongo.ensure_indexes(db, suffix)
     if overflow is not None:
         await replay(_prepend(overflow, events), ReadModelWriter(db, suffix), batch_size, totals)
     return totals
+
+
+async def load_partitions(
+    settings: ProjectorSettings,
+    reader: EventReader,
+    db: AsyncDatabase[Document],
+    suffix: str,
+    batch_size: int,
+    max_products: int,
+    workers: int,
+) -> Replayed:
+    """`load` of what `reader` has not read yet, its partitions split between `workers`
+    processes; `reader` then goes on after what they loaded.
+
+    One worker (or one partition) folds in this process, through `reader` itself.
+    """
+    groups = split(reader.partitions, workers)
+    if len(groups) <= 1:
+        return await load(events(reader), db, suffix, batch_size, max_products)
+    start = await reader.positions()
+    started = time.monotonic()
+    loop = asyncio.get_running_loop()
+    # spawn, not fork: a forked child would inherit this process's event loop and connections
+    pool = ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("spawn"))
+    try:
+        parts = await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    pool,
+                    fold_partitions,
+                    settings,
+                    {p: start[p] for p in group},
+                    suffix,
+                    batch_size,
+                    share,
+                )
+                for group, share in zip(groups, shares(max_products, len(groups)), strict=True)
+            )
+        )
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    totals, prices, positions, overflowed = merge(parts)
+    folded_s = time.monotonic() - started
+    reader.seek(positions)
+    folded = _Fold(db, suffix, batch_size)
+    await folded.insert_statistics(prices)
+    await folded.settle()
+    await mongo.ensure_indexes(db, suffix)
+    log.info(
+        "%d workers folded and wrote %d events in %.1fs; statistics and indexes in %.1fs",
+        len(groups),
+        totals.applied,
+        folded_s,
+        time.monotonic() - started - folded_s,
+    )
+    if overflowed:
+        await replay(events(reader), ReadModelWriter(db, suffix), batch_size, totals)
+    return totals
+
+
+@dataclass
+class Part:
+    """What one worker folded and wrote: its counts, its products' prices per statistics key
+    (the parent writes the statistics of all of them) and where it stopped in each partition."""
+
+    replayed: Replayed
+    prices: dict[category_stats.Key, list[Decimal]]
+    positions: dict[int, int]
+    overflowed: bool = False  # it held its share of max_products and stopped at `positions`
+
+
+def split(partitions: Sequence[int], workers: int) -> list[list[int]]:
+    """The partitions of each worker, round-robin; no worker without a partition."""
+    count = max(1, min(workers, len(partitions)))
+    return [list(partitions[i::count]) for i in range(count)]
+
+
+def shares(max_products: int, workers: int) -> list[int]:
+    """Each worker's share of `max_products`: together never more than it."""
+    return [max_products // workers + (i < max_products % workers) for i in range(workers)]
+
+
+def merge(
+    parts: Sequence[Part],
+) -> tuple[Replayed, dict[category_stats.Key, list[Decimal]], dict[int, int], bool]:
+    """The workers' parts as one: counts summed, prices and positions joined."""
+    totals = Replayed()
+    positions: dict[int, int] = {}
+    for part in parts:
+        totals.applied += part.replayed.applied
+        totals.unreadable += part.replayed.unreadable
+        totals.gaps += part.replayed.gaps
+        positions.update(part.positions)
+    prices = category_stats.merge_prices(part.prices for part in parts)
+    return totals, prices, positions, any(part.overflowed for part in parts)
+
+
+def fold_partitions(
+    settings: ProjectorSettings,
+    start: dict[int, int],
+    suffix: str,
+    batch_size: int,
+    max_products: int,
+) -> Part:
+    """A worker process: `load`'s fold of the partitions in `start`, from those offsets."""
+    return asyncio.run(_fold_partitions(settings, start, suffix, batch_size, max_products))
+
+
+async def _fold_partitions(
+    settings: ProjectorSettings,
+    start: dict[int, int],
+    suffix: str,
+    batch_size: int,
+    max_products: int,
+) -> Part:
+    client = mongo.connect(settings)
+    reader = EventReader(settings, client_id="catalog-rebuild-worker", only=start)
+    try:
+        await reader.start()
+        reader.seek(start)
+        folded = _Fold(mongo.database(client, settings), suffix, batch_size)
+        replayed = Replayed()
+        handled = dict(start)  # per partition, the offset after the last record dealt with
+        overflowed = False
+        with rare_collections():
+            async for item, position in reader.catch_up():
+                if isinstance(item, BadRecord):
+                    replayed.unreadable += 1
+                elif folded.holds(item.product_id) or folded.size < max_products:
+                    await folded.add(item)
+                else:
+                    overflowed = True  # this record and all after it go to the writer
+                    break
+                handled[position.partition] = position.offset + 1
+        await folded.flush()
+        await folded.settle()
+        replayed.applied, replayed.gaps = folded.applied, folded.gaps
+        # at the end of the log, past the transaction markers after the last record too
+        positions = handled if overflowed else await reader.positions()
+        return Part(replayed, folded.prices(), positions, overflowed)
+    finally:
+        await reader.stop()
+        await client.close()
+
+
+# gen0 threshold and the gen1 / gen2 ratios while folding (CPython's defaults: 700, 10, 10)
+_FOLD_GC_THRESHOLD = (100_000, 50, 100)
+
+
+@contextlib.contextmanager
+def rare_collections() -> Iterator[None]:
+    """Fewer cyclic garbage collections while folding, and none over what was there before.
+
+    The fold keeps every product document it holds alive until the end, so each collection
+    walks a heap that only grows, while nearly all the garbage of reading a record (its
+    envelope, event and headers) has no cycles and goes by reference counting: with CPython's
+    thresholds the collector took a large share of the fold's CPU. Cycles (a caught exception
+    and its traceback, say) are still collected, only less often; the objects from before the
+    fold (modules, validators) are frozen out of the walks. Both are undone afterwards.
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(*_FOLD_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
+async def events(reader: EventReader) -> AsyncIterator[Envelope | BadRecord]:
+    """What the reader has not returned yet, up to the end of the log as it is now."""
+    async for item, _position in reader.catch_up():
+        yield item
 
 
 async def replay(
@@ -139,16 +334,26 @@ class _Fold:
             await self._insert(self._history, self._pending_history)
             self._pending_history = []
 
-    async def finish(self) -> None:
-        """Write what is left, the products and their statistics; wait for every insert."""
+    async def flush(self) -> None:
+        """Write the history that is left and the products (call `settle` to wait for it)."""
         if self._pending_history:
             await self._insert(self._history, self._pending_history)
+            self._pending_history = []
         documents = list(self._documents.values())
         for start in range(0, len(documents), self._chunk):
             await self._insert(self._products, documents[start : start + self._chunk])
-        statistics = list(category_stats.statistics(documents))
+
+    def prices(self) -> dict[category_stats.Key, list[Decimal]]:
+        """The folded products' prices per statistics key."""
+        return category_stats.prices_by_key(self._documents.values())
+
+    async def insert_statistics(self, prices: dict[category_stats.Key, list[Decimal]]) -> None:
+        statistics = list(category_stats.statistics_of(prices))
         if statistics:
             await self._insert(self._stats, statistics)
+
+    async def settle(self) -> None:
+        """Wait for every insert; one that failed raises."""
         await self._settle(0)
 
     async def _insert(

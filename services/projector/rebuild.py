@@ -13,15 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
 
 from services.projector import bulk_load
-from services.projector.bulk_load import Replayed
+from services.projector.bulk_load import Replayed, events
 from services.projector.handover import request_pause, resume
 from services.projector.writer import ReadModelWriter
 from shared.adapters import mongo
 from shared.adapters.kafka_log import EventReader
-from shared.envelope import BadRecord, Envelope
 from shared.logging import configure_logging
 from shared.settings import ProjectorSettings
 
@@ -33,8 +31,9 @@ SWAPPED = (mongo.PRODUCTS, mongo.HISTORY, mongo.CATEGORY_STATS)
 async def rebuild(
     settings: ProjectorSettings, batch_size: int = 2000, pause_timeout_s: float = 60
 ) -> Replayed:
-    """The log so far in bulk (bulk_load.py), then, with the live projector paused, the rest
-    through the transactional writer; then the swap."""
+    """The log so far in bulk (bulk_load.py, `REBUILD_WORKERS` processes folding the
+    partitions side by side), then, with the live projector paused, the rest through the
+    transactional writer; then the swap."""
     client = mongo.connect(settings)
     db = mongo.database(client, settings)
     reader = EventReader(settings, client_id="catalog-rebuild")
@@ -45,8 +44,14 @@ async def rebuild(
             await db.drop_collection(name + SUFFIX)  # leftovers of an interrupted rebuild
         await reader.start()
         started = time.monotonic()
-        totals = await bulk_load.load(
-            events(reader), db, SUFFIX, batch_size, settings.rebuild_max_products
+        totals = await bulk_load.load_partitions(
+            settings,
+            reader,
+            db,
+            SUFFIX,
+            batch_size,
+            settings.rebuild_max_products,
+            settings.rebuild_workers,
         )
         log.info(
             "replayed %d events in %.1fs; pausing the live projector",
@@ -78,12 +83,6 @@ async def rebuild(
         totals.gaps,
     )
     return totals
-
-
-async def events(reader: EventReader) -> AsyncIterator[Envelope | BadRecord]:
-    """What the reader has not returned yet, up to the end of the log as it is now."""
-    async for item, _position in reader.catch_up():
-        yield item
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from shared.read_model.documents import (
     ProductDocument,
 )
 from shared.read_model.history import stored_version
+from shared.read_model.prices import decimal_of
 
 
 def decimal(value: Decimal128 | Decimal | str | int) -> Decimal:
@@ -42,7 +43,7 @@ def decimal_text(value: Decimal128) -> str:
 # used first out).
 @functools.lru_cache(maxsize=1 << 16)
 def _stored_decimal(bid: bytes) -> Decimal:
-    return Decimal128.from_bid(bid).to_decimal()
+    return decimal_of(Decimal128.from_bid(bid))
 
 
 @functools.lru_cache(maxsize=1 << 16)

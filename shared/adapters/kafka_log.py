@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -29,12 +29,16 @@ class TopicMissing(Exception):
 
 
 class EventReader:
-    """Reads every partition of the topic with read_committed, from offset 0 onward."""
+    """Reads every partition of the topic (or the `only` ones) with read_committed, from
+    offset 0 onward."""
 
-    def __init__(self, settings: InfraSettings, client_id: str) -> None:
+    def __init__(
+        self, settings: InfraSettings, client_id: str, only: Collection[int] | None = None
+    ) -> None:
         self._settings = settings
         self._topic = settings.events_topic
         self._client_id = client_id
+        self._only = None if only is None else set(only)
         self._consumer: Any = None
         self._partitions: list[TopicPartition] = []
 
@@ -56,6 +60,8 @@ class EventReader:
             await asyncio.sleep(0.2)
         else:
             raise TopicMissing(f"topic {self._topic!r} does not exist")
+        if self._only is not None:
+            partitions &= self._only
         self._partitions = [TopicPartition(self._topic, p) for p in sorted(partitions)]
         self._consumer.assign(self._partitions)
         await self._consumer.seek_to_beginning(*self._partitions)
@@ -63,6 +69,22 @@ class EventReader:
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop()
+
+    @property
+    def partitions(self) -> list[int]:
+        """The partitions this reader reads (after `start`)."""
+        return [tp.partition for tp in self._partitions]
+
+    async def positions(self) -> dict[int, int]:
+        """The next offset this reader reads in each of its partitions."""
+        return {tp.partition: await self._consumer.position(tp) for tp in self._partitions}
+
+    def seek(self, positions: Mapping[int, int]) -> None:
+        """Go on from these offsets (partitions not named keep their position): after another
+        reader, such as a rebuild's worker process, has read up to them."""
+        for tp in self._partitions:
+            if tp.partition in positions:
+                self._consumer.seek(tp, positions[tp.partition])
 
     async def catch_up(self) -> AsyncIterator[tuple[Envelope | BadRecord, Position]]:
         """Everything committed up to now that this reader has not yet returned."""

@@ -104,15 +104,24 @@ _INDEX_NOT_FOUND = 27
 
 
 async def ensure_indexes(db: AsyncDatabase[Document], suffix: str = "") -> None:
+    """Create the read models' indexes (nothing happens for those that exist), and drop the
+    superseded ones.
+
+    Both collections' builds run at once: on filled collections (a rebuild builds its indexes
+    after the inserts) each build is one scan and sort on one MongoDB thread, so the two
+    overlap on a machine with more than one core.
+    """
     products = db[PRODUCTS + suffix]
-    await products.create_indexes(_PRODUCT_INDEXES)
+    await asyncio.gather(
+        products.create_indexes(_PRODUCT_INDEXES),
+        db[HISTORY + suffix].create_indexes(_HISTORY_INDEXES),
+    )
     for name in SUPERSEDED_PRODUCT_INDEXES:
         try:
             await products.drop_index(name)
         except OperationFailure as exc:
             if exc.code != _INDEX_NOT_FOUND:  # already gone: never made, or another service
                 raise
-    await db[HISTORY + suffix].create_indexes(_HISTORY_INDEXES)
 
 
 async def reachable(client: AsyncMongoClient[Document], within_s: float = 2.0) -> bool:

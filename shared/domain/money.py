@@ -36,6 +36,11 @@ def minor_unit(currency: str) -> int:
     return int(exponent)
 
 
+@functools.cache  # a few minor units in all (0 to 4 decimals)
+def _quantum(places: int) -> Decimal:
+    return Decimal(1).scaleb(-places)
+
+
 class Money(BaseModel):
     """A price: a decimal amount in an ISO-4217 currency, never a float.
 
@@ -82,7 +87,7 @@ class Money(BaseModel):
         if point and len(decimals) > places:
             raise ValueError(f"{currency} allows at most {places} decimal places")
         # One spelling per price: "12.5" EUR is stored as "12.50".
-        return amount.quantize(Decimal(1).scaleb(-places))
+        return amount.quantize(_quantum(places))
 
     @field_serializer("amount")
     def _amount_as_string(self, amount: Decimal) -> str:

@@ -2,9 +2,9 @@
 
 Pure parts only: which statistics a product counts in (`key_of`), how a batch of events moves
 them (`Changes`, one `Delta` per key), when the new bounds follow without reading the catalog
-(`known_bounds`), and the whole document of a key (`document`, `statistics`). Writing them —
-by deltas inside the projector's batch transaction — is services/projector/projections/
-category_stats.py.
+(`known_bounds`), and the whole document of a key (`document`; from products, or from the prices
+parts of a catalog folded apart, `statistics` and `statistics_of`). Writing them — by deltas
+inside the projector's batch transaction — is services/projector/projections/category_stats.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from decimal import Decimal
 from bson.decimal128 import Decimal128
 
 from shared.read_model.documents import CategoryStatsDocument, ProductDocument, StatsKey
-from shared.read_model.prices import stored_amount
+from shared.read_model.prices import decimal_of, stored_amount
 
 Key = tuple[str, str]  # (category, currency)
 
@@ -89,7 +89,7 @@ def known_bounds(
     """
     if stored is None:
         return delta.added if delta.removed is None else None
-    low, high = stored["minPrice"].to_decimal(), stored["maxPrice"].to_decimal()
+    low, high = decimal_of(stored["minPrice"]), decimal_of(stored["maxPrice"])
     if delta.removed is not None and (delta.removed[0] <= low or delta.removed[1] >= high):
         return None
     if delta.added is not None:
@@ -115,9 +115,31 @@ def document(
 
 def statistics(products: Iterable[ProductDocument]) -> Iterator[CategoryStatsDocument]:
     """The statistics documents of these products (all of them), as the deltas keep them."""
+    return statistics_of(prices_by_key(products))
+
+
+def prices_by_key(products: Iterable[ProductDocument]) -> dict[Key, list[Decimal]]:
+    """The live products' prices per (category, currency): what the statistics are made of.
+
+    Prices of disjoint sets of products merge by concatenation (`merge_prices`), so parts of a
+    catalog folded apart (a rebuild's worker processes) give the statistics of the whole.
+    """
     prices: dict[Key, list[Decimal]] = {}
     for product in products:
         if (key := key_of(product)) is not None:
             prices.setdefault(key, []).append(stored_amount(product))
+    return prices
+
+
+def merge_prices(parts: Iterable[dict[Key, list[Decimal]]]) -> dict[Key, list[Decimal]]:
+    merged: dict[Key, list[Decimal]] = {}
+    for part in parts:
+        for key, amounts in part.items():
+            merged.setdefault(key, []).extend(amounts)
+    return merged
+
+
+def statistics_of(prices: dict[Key, list[Decimal]]) -> Iterator[CategoryStatsDocument]:
+    """The statistics document of each key with live products priced `prices[key]`."""
     for key, amounts in prices.items():
         yield document(key, len(amounts), sum(amounts, Decimal(0)), (min(amounts), max(amounts)))

@@ -20,9 +20,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.projector import bulk_load
 from services.projector.writer import ReadModelWriter
+from shared.adapters.kafka_log import EventReader
 from shared.adapters.mongo import CATEGORY_STATS, HISTORY, PRODUCTS, ensure_indexes
 from shared.envelope import BadRecord, Envelope
+from shared.settings import ProjectorSettings
 from tests.integration.test_projections import check_fold
+from tests.support.producing import produce
 from tests.support.read_models import actual_stats, scratch_database
 from tests.support.strategies import commands, write_side
 
@@ -127,3 +130,59 @@ async def test_an_event_after_a_hole_is_counted_and_not_applied(
     doc = await db[PRODUCTS + suffix].find_one({"_id": first})
     assert doc is not None and (doc["name"], doc["version"]) == ("A", 1)
     assert await db[HISTORY + suffix].count_documents({}) == 2
+
+
+@pytest.mark.parametrize("max_products", [0, 1, 5, 1000])
+async def test_worker_processes_write_what_the_live_writer_writes(
+    isolated_env: dict[str, str], db: AsyncDatabase[dict[str, Any]], max_products: int
+) -> None:
+    """Partitions folded in two spawned processes, each with its share of max_products (and
+    the rest of the log through the writer once a share is held), give the live writer's
+    documents, and the reader goes on after everything they loaded."""
+    log, states = write_side(sample_commands())
+    await produce(isolated_env, log)
+    env = {k.lower(): v for k, v in isolated_env.items()}
+    settings = ProjectorSettings(**{**env, "mongodb_database": db.name})
+    bulk, live = f"_p{uuid.uuid4().hex[:8]}", f"_w{uuid.uuid4().hex[:8]}"
+    reader = EventReader(settings, client_id="test-bulk-load")
+    await reader.start()
+    try:
+        totals = await bulk_load.load_partitions(
+            settings, reader, db, bulk, 3, max_products, workers=2
+        )
+        assert [item async for item in bulk_load.events(reader)] == []
+    finally:
+        await reader.stop()
+
+    await ensure_indexes(db, live)
+    await ReadModelWriter(db, live).apply(log)
+    assert dataclasses.astuple(totals) == (len(log), 0, 0)
+    await check_fold(db, bulk, states, log)
+    assert await contents(db, bulk) == await contents(db, live)
+    assert await indexes(db, bulk) == await indexes(db, live)
+    for name in COLLECTIONS:
+        await db.drop_collection(name + bulk)
+        await db.drop_collection(name + live)
+
+
+def sample_commands() -> list[Any]:
+    """Twelve products over the partitions, most updated, one deleted."""
+    from services.command.graphql import update_command
+    from shared.domain.commands import CreateProduct, DeleteProduct, parse
+
+    ids = [str(uuid.uuid4()) for _ in range(12)]
+    creates = [
+        parse(
+            CreateProduct,
+            {
+                "id": pid,
+                "sku": f"S{i}",
+                "name": "A",
+                "category": ("cups", "mugs", None)[i % 3],
+                "price": {"amount": f"{i}.50", "currency": "EUR"},
+            },
+        )
+        for i, pid in enumerate(ids)
+    ]
+    updates = [update_command({"id": pid, "name": f"B{i}"}) for i, pid in enumerate(ids[:9])]
+    return [*creates, *updates, parse(DeleteProduct, {"id": ids[4]})]

@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from bson.decimal128 import Decimal128
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.read_model.category_stats import (
     Changes,
@@ -16,7 +18,10 @@ from shared.read_model.category_stats import (
     document,
     key_of,
     known_bounds,
+    merge_prices,
+    prices_by_key,
     statistics,
+    statistics_of,
 )
 from shared.read_model.documents import CategoryStatsDocument, ProductDocument
 
@@ -108,3 +113,31 @@ def test_whole_documents_of_a_set_of_products() -> None:
         document(("plates", "EUR"), 1, Decimal("2.00"), (Decimal("2.00"), Decimal("2.00"))),
     ]
     assert docs[0]["averagePrice"] == Decimal128("2.50")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["cups", "mugs", None]),
+            st.decimals(min_value=0, max_value=10**6, places=2),
+            st.booleans(),
+        ),
+        max_size=30,
+    ),
+    st.integers(1, 4),
+)
+def test_prices_of_parts_merge_into_the_statistics_of_the_whole(
+    specs: list[tuple[str | None, Decimal, bool]], parts: int
+) -> None:
+    catalog = [
+        product(f"p{i}", str(amount), category, deleted)
+        for i, (category, amount, deleted) in enumerate(specs)
+    ]
+    merged = merge_prices(prices_by_key(catalog[i::parts]) for i in range(parts))
+    assert sorted(map(stats_items, statistics_of(merged))) == sorted(
+        map(stats_items, statistics(catalog))
+    )
+
+
+def stats_items(doc: CategoryStatsDocument) -> list[tuple[str, Any]]:
+    return sorted((k, str(v)) for k, v in doc.items())
