@@ -204,22 +204,6 @@ def parse_type(type_: str) -> tuple[str, int]:
     Any version ever written is accepted (older ones are upcast by `read_event`); a version
     newer than this code, or a type it never wrote, is a BadRecord.
     """
-    known = _KNOWN_TYPES.get(type_)
-    if known is None:
-        known = _parse_type(type_)  # it raised if it is not ours
-        if len(_KNOWN_TYPES) < _KNOWN_TYPES_KEPT:
-            _KNOWN_TYPES[type_] = known
-    return known
-
-
-# The ce_types that parsed, so every record does not parse its type again: the types and
-# versions the catalog wrote are a handful; the bound only keeps out odd spellings of them
-# ("v002") that a record not written by the catalog could bring in without end.
-_KNOWN_TYPES: dict[str, tuple[str, int]] = {}
-_KNOWN_TYPES_KEPT = 64
-
-
-def _parse_type(type_: str) -> tuple[str, int]:
     name, _, version = type_.removeprefix(TYPE_PREFIX).rpartition(".v")
     if (
         not type_.startswith(TYPE_PREFIX)

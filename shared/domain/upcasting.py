@@ -96,11 +96,6 @@ def upcast(type_: str, version: int, data: Data) -> tuple[str, int, Data]:
     return type_, version, data
 
 
-# (type, version) pairs that are their type's latest version, with its model: nearly every
-# record read is one, and looking the version up costs more than validating is worth repeating.
-_LATEST_MODELS: dict[tuple[str, int], type[ProductEvent]] = {}
-
-
 def read_event(type_: str, version: int, data: Data) -> ProductEvent:
     """The current event for a record's (type, version, data).
 
@@ -108,12 +103,8 @@ def read_event(type_: str, version: int, data: Data) -> ProductEvent:
     validated as its own version — a record must be valid for the version it claims — and then
     upcast from its canonical form, so an upcaster only ever sees well-formed input.
     """
-    latest = _LATEST_MODELS.get((type_, version))
-    if latest is not None:
-        return latest.model_validate(data)
     model = model_for(type_, version)
     if version == latest_version(type_):
-        _LATEST_MODELS[(type_, version)] = EVENT_TYPES[type_]
         return EVENT_TYPES[type_].model_validate(data)
     old = model.model_validate(data)
     type_, _, data = upcast(type_, version, old.data())
