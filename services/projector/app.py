@@ -63,8 +63,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(settings)
-        await mongo.ensure_indexes(db)
+        # First, so that an index change (ensure_indexes) never waits behind the transaction a
+        # killed predecessor left open on the collection.
         await _abort_orphaned_transactions(client, app_name)
+        await mongo.ensure_indexes(db)
         await projector.start()
         task = asyncio.create_task(projector.run(), name="projector")
         task.add_done_callback(_stop_on_failure)

@@ -116,11 +116,17 @@ async def ensure_indexes(db: AsyncDatabase[Document], suffix: str = "") -> None:
         products.create_indexes(_PRODUCT_INDEXES),
         db[HISTORY + suffix].create_indexes(_HISTORY_INDEXES),
     )
+    # Only those that exist: dropping takes the collection's exclusive lock even for an index
+    # that is not there, and waits behind any open transaction on it (a killed projector's stays
+    # open until its successor aborts it or MongoDB expires it).
+    present = set(await products.index_information())
     for name in SUPERSEDED_PRODUCT_INDEXES:
+        if name not in present:
+            continue
         try:
             await products.drop_index(name)
         except OperationFailure as exc:
-            if exc.code != _INDEX_NOT_FOUND:  # already gone: never made, or another service
+            if exc.code != _INDEX_NOT_FOUND:  # dropped meanwhile by another service
                 raise
 
 

@@ -4,6 +4,7 @@ products). Not a timing test: plans and counts of keys, which do not depend on t
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 import uuid
@@ -186,6 +187,26 @@ async def test_indexes_an_earlier_version_made_are_dropped_on_upgrade(mongodb_ur
         after = set(await products.index_information())
         assert not set(SUPERSEDED_PRODUCT_INDEXES) & after
         assert len(after) == 8  # _id and the seven of shared/adapters/mongo.py
+    finally:
+        await client.drop_database(database.name)
+        await client.close()
+
+
+async def test_ensuring_indexes_does_not_wait_behind_an_open_transaction(mongodb_url: str) -> None:
+    """A killed projector's transaction stays open until its successor aborts it: a service
+    starting meanwhile (ensure_indexes at every start) must not queue behind it."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_url)
+    database = client[f"test_locks_{uuid.uuid4().hex[:8]}"]
+    try:
+        await ensure_indexes(database)
+        await database[PRODUCTS].insert_one({"_id": "p", "deleted": False})
+        async with client.start_session() as session:
+            await session.start_transaction()
+            await database[PRODUCTS].update_one(
+                {"_id": "p"}, {"$set": {"name": "n"}}, session=session
+            )
+            await asyncio.wait_for(ensure_indexes(database), 5)
+            await session.abort_transaction()
     finally:
         await client.drop_database(database.name)
         await client.close()
