@@ -24,6 +24,15 @@ def _measure(config: Config, url: str, env: dict[str, str], pid: int) -> wrk.Wrk
     return wrk.run(url, "query.lua", c, config.query_seconds, env, server_pid=pid)
 
 
+def _figures(result: wrk.WrkResult) -> dict[str, Any]:
+    """Throughput and latency of one measured run, as every query phase reports them."""
+    return {
+        "rps": round(result.rps, 1),
+        "p50_ms": round(result.pct(50), 2),
+        "p99_ms": round(result.pct(99), 2),
+    }
+
+
 def run(
     config: Config, ids: Path, products: int, pids: dict[str, int], log: Any = print
 ) -> dict[str, Any]:
@@ -37,9 +46,7 @@ def run(
         ours = _measure(config, config.url("query"), env, pids["query"])
         ratio = ours.rps / base.rps if base.rps else 0.0
         results[name] = {
-            "rps": round(ours.rps, 1),
-            "p50_ms": round(ours.pct(50), 2),
-            "p99_ms": round(ours.pct(99), 2),
+            **_figures(ours),
             "baseline_rps": round(base.rps, 1),
             "baseline_p99_ms": round(base.pct(99), 2),
             "ratio": round(ratio, 3),
@@ -60,9 +67,7 @@ def run(
         env = {"BENCH_MODE": shape, "BENCH_CATEGORIES": str(CATEGORIES)}
         ours = _measure(config, config.url("query"), env, pids["query"])
         shapes[shape] = {
-            "rps": round(ours.rps, 1),
-            "p50_ms": round(ours.pct(50), 2),
-            "p99_ms": round(ours.pct(99), 2),
+            **_figures(ours),
             **ours.cpu(),
             "ours": ours.summary(),
         }

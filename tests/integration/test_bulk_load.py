@@ -58,6 +58,26 @@ async def indexes(db: AsyncDatabase[dict[str, Any]], suffix: str) -> dict[str, A
     return found
 
 
+async def same_as_the_live_writer(
+    db: AsyncDatabase[dict[str, Any]],
+    bulk: str,
+    live: str,
+    delivered: list[Any],
+    states: Any,
+    log: list[Any],
+) -> None:
+    """The collections a bulk load made (`bulk`) hold the fold of `log` and exactly what the
+    live writer makes of `delivered` (into `live`), indexes included; both are dropped after."""
+    await ensure_indexes(db, live)
+    await ReadModelWriter(db, live).apply(delivered)
+    await check_fold(db, bulk, states, log)
+    assert await contents(db, bulk) == await contents(db, live)
+    assert await indexes(db, bulk) == await indexes(db, live)
+    for name in COLLECTIONS:
+        await db.drop_collection(name + bulk)
+        await db.drop_collection(name + live)
+
+
 def with_redeliveries(log: list[Envelope], replays: list[int]) -> list[Envelope]:
     """The log with stretches of it delivered again, as a consumer restarted mid-way sees it."""
     delivered: list[Envelope] = []
@@ -92,15 +112,8 @@ async def test_the_bulk_pass_writes_what_the_live_writer_writes(
 
     totals = await bulk_load.load(stream([unreadable, *delivered]), db, bulk, chunk, max_products)
 
-    await ensure_indexes(db, live)
-    await ReadModelWriter(db, live).apply(delivered)
     assert dataclasses.astuple(totals) == (len(log), 1, 0)
-    await check_fold(db, bulk, states, log)
-    assert await contents(db, bulk) == await contents(db, live)
-    assert await indexes(db, bulk) == await indexes(db, live)
-    for name in COLLECTIONS:
-        await db.drop_collection(name + bulk)
-        await db.drop_collection(name + live)
+    await same_as_the_live_writer(db, bulk, live, delivered, states, log)
 
 
 @pytest.mark.parametrize("max_products", [0, 1, 100])
@@ -154,15 +167,8 @@ async def test_worker_processes_write_what_the_live_writer_writes(
     finally:
         await reader.stop()
 
-    await ensure_indexes(db, live)
-    await ReadModelWriter(db, live).apply(log)
     assert dataclasses.astuple(totals) == (len(log), 0, 0)
-    await check_fold(db, bulk, states, log)
-    assert await contents(db, bulk) == await contents(db, live)
-    assert await indexes(db, bulk) == await indexes(db, live)
-    for name in COLLECTIONS:
-        await db.drop_collection(name + bulk)
-        await db.drop_collection(name + live)
+    await same_as_the_live_writer(db, bulk, live, log, states, log)
 
 
 def sample_commands() -> list[Any]:
