@@ -5,9 +5,7 @@ from __future__ import annotations
 from ariadne.asgi import GraphQL
 from ariadne.explorer import ExplorerGraphiQL, ExplorerHttp405
 from ariadne.types import ValidationRules
-from fastapi import FastAPI
 from graphql import GraphQLSchema
-from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from shared.adapters.auth import TokenVerifier
@@ -18,12 +16,12 @@ from shared.adapters.graphql_http.http_handler import HTTPHandler
 from shared.adapters.graphql_http.plain_completion import PlainCompletingExecutor
 from shared.adapters.graphql_http.query_cache import QueryCache
 from shared.adapters.graphql_http.websocket import WebSocketHandler
-from shared.adapters.http import guard_edge
+from shared.adapters.http import ServiceApp, guard_edge
 from shared.settings import HttpSettings
 
 
 def mount_graphql(
-    app: FastAPI,
+    app: ServiceApp,
     schema: GraphQLSchema,
     settings: HttpSettings,
     *,
@@ -61,10 +59,9 @@ def mount_graphql(
         handler.query_validator = cache.validate
     # Queries and mutations over HTTP complete their plain sub-selections in one pass.
     graphql.http_handler.execution_context_class = PlainCompletingExecutor
-    # The GraphQL app is the route's ASGI endpoint itself: a request handler function would add
-    # Starlette's per-request wrapping (a second Request, exception plumbing) for nothing.
-    # First in line: every request to it would otherwise be matched against the others first.
-    app.router.routes.insert(0, Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]))
+    # Taken before FastAPI's own stack (ServiceApp): the GraphQL app answers every method and
+    # error itself (405 with an Allow header for the methods it does not serve).
+    app.direct_route = ("/graphql", graphql)
     if offline is not None and offline.built:
         app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR))
     if websocket:
