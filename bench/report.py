@@ -67,7 +67,13 @@ def markdown(results: dict[str, Any]) -> str:
     out += _table(["target", "goal", "measured", ""], rows)
     write = results.get("write", {}).get("concurrency", {})
     if write:
-        out += ["## Write path (create/update mutations, GraphQL)", ""]
+        out += [
+            "## Write path (create/update mutations, GraphQL)",
+            "",
+            "Measured with the bench's projector stopped: nothing consumes the baseline's or the"
+            " peer's topic either (bench/write_path.py).",
+            "",
+        ]
         out += _table(
             [
                 "concurrency",
@@ -101,13 +107,23 @@ def markdown(results: dict[str, Any]) -> str:
         if peers:
             out += ["The seed's own JavaScript stack (bench/peers/node-graphql), same bodies:", ""]
             out += _table(
-                ["concurrency", "node peer rps", "peer p99 ms", "ours / peer", "peer failed"],
+                ["concurrency", "node peer rps", "peer p99 ms", "ours / peer",
+                 "p99 ours / peer", "peer failed"],
                 [
                     [c, w["peer_rps"], w["peer_p99_ms"], _f(w["peer_ratio"], 2),
-                     w["peer"]["failed"]]
+                     _f(w.get("peer_p99_ratio"), 2), w["peer"]["failed"]]
                     for c, w in peers.items()
                 ],
             )  # fmt: skip
+        projected = results["write"].get("projected")
+        if projected:
+            out += [
+                f"With the projector projecting every write as it goes, at concurrency "
+                f"{projected['concurrency']}: {_f(projected['rps'])} rps, p99 "
+                f"{_f(projected['p99_ms'], 1)} ms, the projector's CPU "
+                f"{_f(projected['projector_cpu_ms_per_request'], 2)} ms per mutation.",
+                "",
+            ]
     if "log_ceiling" in results:
         lc = results["log_ceiling"]
         out += [

@@ -278,8 +278,23 @@ def main() -> None:
             _phase("start", results, timings, start)
 
             def write() -> None:
-                results["write"] = write_path.run(config, catalog_ids, pids, log)
+                # The write path alone, as the baseline's and the peer's are (write_path).
+                stack.stop_service(config, "projector")
+                try:
+                    results["write"] = write_path.run(config, catalog_ids, pids, log)
+                finally:
+                    stack.start_services(config)
+                    pids.update(stack.service_pids(config))
+                    rss.watch("projector", pids["projector"])
                 timings["projector_catch_up"] = wait_projector_idle(config)
+                projected = write_path.projected(config, catalog_ids, pids)
+                results["write"]["projected"] = projected
+                log(
+                    f"  c=32 with the projector projecting: {projected['rps']:.1f} rps, p99 "
+                    f"{projected['p99_ms']:.1f} ms, projector CPU "
+                    f"{projected['projector_cpu_ms_per_request']:.2f} ms per mutation"
+                )
+                wait_projector_idle(config)
 
             _phase("write", results, timings, write)
 

@@ -10,6 +10,7 @@ is kept forever) or read models, and everything it made can be deleted afterward
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -55,6 +56,19 @@ def start_services(config: Config, extra_env: dict[str, str] | None = None) -> N
 
 def stop_services(config: Config) -> None:
     _services_sh(config, "stop")
+
+
+def stop_service(config: Config, name: str, grace_s: float = 30) -> None:
+    """SIGTERM one of the bench's services and wait until it has exited (SIGKILL after
+    `grace_s`); start_services starts it again, and only it."""
+    path = config.run_dir / "pids" / f"{name}.pid"
+    pid = int(path.read_text().strip())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while Path(f"/proc/{pid}").exists():
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
 
 
 def service_pids(config: Config) -> dict[str, int]:

@@ -43,6 +43,13 @@ TARGETS = (
         1.5,
         "x",
     ),
+    Target(
+        "write p99 at concurrency 32 / the Node.js peer's",
+        ("write", "concurrency", "32", "peer_p99_ratio"),
+        "<=",
+        1.0,
+        "x",
+    ),
     Target("projection events/s", ("projection", "events_per_s"), ">=", 20_000, "events/s"),
     Target("projection / raw bulk upserts", ("projection", "ratio"), ">=", 0.6, "x"),
     Target(

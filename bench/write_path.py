@@ -6,6 +6,12 @@ create products, half update the price of a random product of the catalog.
 For each concurrency the baseline and ours run back to back, each after a short warm-up that
 is not counted, with the same wrk script sending the same request bodies; ratio = our rps /
 baseline rps. Closed loop: every connection sends its next request when it has the answer.
+
+`run` measures the write path alone: the caller stops the bench's projector first. Nothing
+consumes the baseline's or the peer's topic, while our projector (and MongoDB under it) would
+project each of our writes on the same two cores while they are measured; the events wait in
+the log and are projected afterwards. What the whole stack does while it projects as it goes
+is `projected`, once, at concurrency 32.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench import wrk
+from bench import stack, wrk
 from bench.config import Config
 
 
@@ -52,6 +58,7 @@ def run(config: Config, ids: Path, pids: dict[str, int], log: Any = print) -> di
                 peer_p50_ms=round(peer.pct(50), 2),
                 peer_p99_ms=round(peer.pct(99), 2),
                 peer_ratio=round(ours.rps / peer.rps, 3) if peer.rps else 0.0,
+                peer_p99_ratio=round(ours.pct(99) / peer.pct(99), 3) if peer.pct(99) else 0.0,
                 peer=peer.summary(),
             )
         if ours.failed:
@@ -72,4 +79,25 @@ def run(config: Config, ids: Path, pids: dict[str, int], log: Any = print) -> di
     return {
         "mix": "1:1 createProduct / updateProduct (price of a random product)",
         "concurrency": concurrency,
+    }
+
+
+def projected(
+    config: Config, ids: Path, pids: dict[str, int], connections: int = 32
+) -> dict[str, Any]:
+    """Ours at `connections` with the projector running and projecting every write as it goes:
+    the command service's and the projector's CPU per mutation."""
+    url, env = config.url("command"), {"BENCH_IDS": str(ids)}
+    wrk.run(url, "write.lua", connections, config.warmup_seconds, env)
+    projector_before = stack.cpu_seconds(pids["projector"])
+    ours = wrk.run(
+        url, "write.lua", connections, config.write_seconds, env, server_pid=pids["command"]
+    )
+    projector_s = stack.cpu_seconds(pids["projector"]) - projector_before
+    return {
+        "concurrency": connections,
+        "rps": round(ours.rps, 1),
+        "p99_ms": round(ours.pct(99), 2),
+        "projector_cpu_ms_per_request": round(1000 * projector_s / max(1, ours.requests), 3),
+        "ours": ours.summary(),
     }

@@ -98,6 +98,7 @@ def test_targets_compare_each_figure_with_its_goal() -> None:
     assert verdicts == {
         "write path at concurrency 32 / baseline": True,
         "write path at concurrency 32 / the Node.js peer": None,
+        "write p99 at concurrency 32 / the Node.js peer's": None,
         "projection events/s": False,
         "projection / raw bulk upserts": True,
         "rebuild / the thinnest bulk load": False,
@@ -117,6 +118,27 @@ def test_targets_compare_each_figure_with_its_goal() -> None:
         "command instance memory per product": True,
         "partition takeover after SIGKILL": True,
     }
+
+
+def test_the_summary_compares_with_the_peer_and_reports_the_projected_run() -> None:
+    results = _results()
+    results["write"]["concurrency"]["32"].update(
+        peer_rps=500.0, peer_p99_ms=40.0, peer_ratio=1.4, peer_p99_ratio=0.75, peer={"failed": 0}
+    )
+    results["write"]["projected"] = {
+        "concurrency": 32,
+        "rps": 650.5,
+        "p99_ms": 80.25,
+        "projector_cpu_ms_per_request": 0.41,
+    }
+    verdicts = {row["target"]: row["met"] for row in targets.check(results)}
+    assert verdicts["write path at concurrency 32 / the Node.js peer"] is False
+    assert verdicts["write p99 at concurrency 32 / the Node.js peer's"] is True
+    for section in ("projection", "e2e_lag", "query"):
+        del results[section]
+    text = report.markdown(results)
+    assert "| 32 | 500.0 | 40.0 | 1.40 | 0.75 | 0 |" in text
+    assert "at concurrency 32: 650.5 rps, p99 80.2 ms, the projector's CPU 0.41 ms" in text
 
 
 def test_a_missing_figure_is_not_measured_rather_than_met() -> None:
