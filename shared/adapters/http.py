@@ -76,14 +76,16 @@ class ServiceApp(FastAPI):
     `product(id)` costs in all (bench/RESULTS.md). The GraphQL app needs none of it: it
     answers every error itself. So a request for `direct_route`'s path goes to its app behind
     the same user middleware (the edge's guards, correlation ids, trace pass-through) and
-    nothing else; FastAPI's native telemetry, when on, still wraps both.
+    nothing else. Not while the process traces: FastAPI's telemetry names the server span
+    after the route its router matched, so then the path stays a route of the router's.
     """
 
     direct_route: tuple[str, ASGIApp] | None = None
+    tracing: bool = False
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
-        if self.direct_route is None:
+        if self.direct_route is None or self.tracing:
             return stack
         path, endpoint = self.direct_route
         for cls, args, kwargs in reversed(self.user_middleware):
@@ -127,6 +129,7 @@ def service_app(
         openapi_url=None,
         telemetry=telemetry(traced),
     )
+    app.tracing = traced.recording
     if not traced.recording:
         app.add_middleware(tracing.PassThrough)
     app.add_middleware(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from shared.adapters.http import CORRELATION_HEADER, guard_edge, service_app
@@ -66,3 +67,17 @@ async def test_every_other_path_is_fastapis(served: tuple[httpx.AsyncClient, End
     assert (await client.post("/graphql/")).status_code == 404
     assert (await client.get("/graphqlx")).status_code == 404
     assert endpoint.scopes == []
+
+
+async def test_a_tracing_process_keeps_the_path_a_route_of_fastapis_router() -> None:
+    """FastAPI's telemetry names the server span after the route its router matched."""
+    app = service_app("direct route test", ready)
+    app.tracing = True
+    endpoint = Endpoint()
+    app.router.routes.insert(0, Route("/graphql", endpoint, methods=["POST"]))
+    app.direct_route = ("/graphql", endpoint)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        answer = await client.post("/graphql", content=b"hello")
+    assert answer.content == b"echo:hello" and CORRELATION_HEADER in answer.headers
+    assert len(endpoint.scopes) == 1 and "router" in endpoint.scopes[0]

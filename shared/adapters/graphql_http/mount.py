@@ -6,6 +6,7 @@ from ariadne.asgi import GraphQL
 from ariadne.explorer import ExplorerGraphiQL, ExplorerHttp405
 from ariadne.types import ValidationRules
 from graphql import GraphQLSchema
+from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from shared.adapters.auth import TokenVerifier
@@ -59,8 +60,12 @@ def mount_graphql(
         handler.query_validator = cache.validate
     # Queries and mutations over HTTP complete their plain sub-selections in one pass.
     graphql.http_handler.execution_context_class = PlainCompletingExecutor
-    # Taken before FastAPI's own stack (ServiceApp): the GraphQL app answers every method and
-    # error itself (405 with an Allow header for the methods it does not serve).
+    # The GraphQL app is the route's ASGI endpoint itself: a request handler function would add
+    # Starlette's per-request wrapping (a second Request, exception plumbing) for nothing.
+    # First in line: every request to it would otherwise be matched against the others first.
+    app.router.routes.insert(0, Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]))
+    # Unless the process traces, the path is taken before FastAPI's stack (ServiceApp); the
+    # GraphQL app answers every error itself, and 405 for the methods it does not serve.
     app.direct_route = ("/graphql", graphql)
     if offline is not None and offline.built:
         app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR))
