@@ -180,6 +180,9 @@ class ProjectorSettings(InfraSettings):
 
 class QuerySettings(HttpSettings):
     query_port: int = 8002
+    # Processes serving the port (uvicorn's workers). Each has its own change feed, product
+    # cache and subscriptions; one per core lets a query service use every core of its machine.
+    query_workers: int = Field(default=1, ge=1)
     # The read side is open by default; with this set, queries and subscriptions need a token.
     query_auth_required: bool = False
     min_version_timeout_s: float = 5.0

@@ -3,7 +3,12 @@ edge guards of the GraphQL services (request-body limit, CORS)."""
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from typing import Any
@@ -21,6 +26,7 @@ from shared.adapters import private_api, tracing
 from shared.adapters.tracing import Tracing
 from shared.settings import HttpSettings
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
 MAX_CORRELATION_ID = 128
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -242,11 +248,43 @@ def guard_edge(app: FastAPI, settings: HttpSettings) -> None:
         )
 
 
-def serve(app: Any, host: str, port: int, max_message_bytes: int = 16 * 1024 * 1024) -> None:
+def exit_with_parent() -> None:
+    """In a worker process: be sent SIGTERM when the supervisor that started it dies.
+
+    uvicorn's workers share the listening socket; were the supervisor SIGKILLed, they would go
+    on serving, unsupervised, and hold the port against the service's next start. Linux only
+    (prctl's PR_SET_PDEATHSIG); elsewhere a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        log.warning(
+            "could not ask to be stopped with the supervisor (errno %d)", ctypes.get_errno()
+        )
+    supervisor = multiprocessing.parent_process()
+    if supervisor is not None and os.getppid() != supervisor.pid:  # it died before prctl
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def serve(
+    app: Any,
+    host: str,
+    port: int,
+    max_message_bytes: int = 16 * 1024 * 1024,
+    workers: int = 1,
+) -> None:
     """Run under uvicorn with uvloop and httptools (writing each response in one go), logging
-    through our JSON handler."""
+    through our JSON handler.
+
+    `workers` > 1: `app` is the import path ("module:function") of a function that builds the
+    app in each worker process; uvicorn's supervisor shares the listening socket among them
+    and replaces one that dies.
+    """
     uvicorn.run(
         app,
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
         loop="uvloop",
