@@ -21,6 +21,7 @@ from pathlib import Path
 from bench.config import JWT_SECRET, ROOT, Config
 
 SERVICES = ("command", "projector", "query")
+QUERY_WORKERS = 2
 
 
 def service_env(config: Config, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -40,6 +41,8 @@ def service_env(config: Config, extra: dict[str, str] | None = None) -> dict[str
         "PROJECTOR_GROUP_ID": config.projector_group,
         "PROJECTOR_INSTANCE_ID": "catalog-bench-projector-1",
         "JWT_SECRET": JWT_SECRET,
+        # One query process per core: the read phases measure the query service as deployed.
+        "QUERY_WORKERS": str(QUERY_WORKERS),
         **(extra or {}),
     }
 
@@ -134,24 +137,51 @@ def wait_http(url: str, seconds: float, process: subprocess.Popen[bytes] | None 
             time.sleep(0.2)
 
 
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name (so field 3, the state, is [0])."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and its live children (a query service's uvicorn workers, QUERY_WORKERS)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(_stat(int(stat.parent.name))[1]) == pid:
+                children.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return [pid, *children]
+
+
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time (user + system) a process and its live children have used so far."""
+    ticks = 0
+    for member in process_tree(pid):
+        try:
+            fields = _stat(member)
+        except OSError:  # a child that has just exited
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _status_kb(pid: int, field: str) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+    """A /proc/<pid>/status figure in kB, summed over the process and its live children."""
+    total = None
+    for member in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    total = (total or 0) + int(line.split()[1])
+        except OSError:
+            continue
+    return total
 
 
 class RssSampler:
-    """Peak resident memory per process: the kernel's VmHWM, and VmRSS sampled twice a second.
+    """Peak resident memory per process (with its workers: summed over them): the kernel's
+    VmHWM, and VmRSS sampled twice a second.
 
     VmHWM is the high-water mark since the process started, which for the bench's own service
     instances is this run; the samples also show the peak of a process that already exited.
