@@ -55,6 +55,7 @@ class Config:
     fanout_interval_s: float = 0.5
     keep: bool = False
     profile: bool = False  # BENCH_PROFILE=1: a last phase samples each service with py-spy
+    query_workers: int = 1  # BENCH_QUERY_WORKERS: the bench's query service's QUERY_WORKERS
     # ports of the bench's own service instances and of the baseline app
     ports: dict[str, int] = field(
         default_factory=lambda: {
@@ -117,6 +118,7 @@ def load() -> Config:
         mongodb_url=os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017/?replicaSet=rs0"),
         keep=_flag("BENCH_KEEP"),
         profile=_flag("BENCH_PROFILE"),
+        query_workers=int(os.environ.get("BENCH_QUERY_WORKERS", "1")),
     )
     if not config.quick:
         return config

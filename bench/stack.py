@@ -21,7 +21,6 @@ from pathlib import Path
 from bench.config import JWT_SECRET, ROOT, Config
 
 SERVICES = ("command", "projector", "query")
-QUERY_WORKERS = 2
 
 
 def service_env(config: Config, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -41,8 +40,8 @@ def service_env(config: Config, extra: dict[str, str] | None = None) -> dict[str
         "PROJECTOR_GROUP_ID": config.projector_group,
         "PROJECTOR_INSTANCE_ID": "catalog-bench-projector-1",
         "JWT_SECRET": JWT_SECRET,
-        # One query process per core: the read phases measure the query service as deployed.
-        "QUERY_WORKERS": str(QUERY_WORKERS),
+        # BENCH_QUERY_WORKERS: the query service's processes (QUERY_WORKERS; 1 by default).
+        "QUERY_WORKERS": str(config.query_workers),
         **(extra or {}),
     }
 

@@ -23,6 +23,9 @@ from shared.settings import QuerySettings
 
 log = logging.getLogger(__name__)
 
+# Listing scans no index narrows (`nameContains`) a query service runs at once (ReadModels).
+SCANS_AT_ONCE = 2
+
 EXAMPLE = """# The product catalog's read side. Subscriptions (productChanged) work here too.
 {
   products(first: 5, sort: UPDATED_AT_DESC) {
@@ -47,7 +50,12 @@ def create_app(
     client = mongo.connect(settings)
     db = mongo.database(client, settings)
     feed = ChangeFeed(db)
-    reads = ReadModels(db, settings.query_listing_max_time_ms)
+    # The scans a query service runs at once are shared among its workers.
+    reads = ReadModels(
+        db,
+        settings.query_listing_max_time_ms,
+        scans_at_once=max(1, SCANS_AT_ONCE // settings.query_workers),
+    )
     cache = ProductCache(
         feed,
         reads.product,
