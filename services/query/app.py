@@ -91,6 +91,7 @@ def create_app(
     app = service_app("catalog query service", ready, lifespan, traced)
     app.state.change_feed = feed  # for operators' debugging and the tests
     app.state.product_cache = cache
+    app.state.read_models = reads
     mount_graphql(
         app,
         build_schema(reads, feed, cache, settings.min_version_timeout_s, tracing.PushSpans(traced)),

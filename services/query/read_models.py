@@ -70,6 +70,7 @@ class ReadModels:
     ) -> None:
         self._db = db
         self._max_time_ms = listing_max_time_ms
+        self.scans_at_once = scans_at_once
         self._scans = asyncio.Semaphore(scans_at_once)
 
     @survives_swap

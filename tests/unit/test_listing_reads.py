@@ -12,9 +12,11 @@ import pytest
 from pymongo.errors import ExecutionTimeout
 
 from services.query import listing
+from services.query.app import create_app
 from services.query.errors import ListingTooBroad
 from services.query.read_models import ReadModels
 from shared.adapters.mongo import BY_NAME
+from shared.settings import QuerySettings
 
 
 class Products:
@@ -100,3 +102,12 @@ async def test_a_read_past_the_bound_is_refused_as_too_broad(page: listing.Page)
         await reads.count(page)
     assert page_refused.value.code == "QUERY_TOO_BROAD"
     assert "250 ms" in page_refused.value.message
+
+
+@pytest.mark.parametrize(("workers", "each"), [(1, 2), (2, 1), (4, 1)])
+def test_a_query_services_workers_share_its_scans(workers: int, each: int) -> None:
+    """Two unindexed scans at a time per query service, whatever its QUERY_WORKERS: with more
+    processes each runs fewer (never none), so MongoDB is not handed more at once."""
+    settings = QuerySettings(query_workers=workers, mongodb_url="mongodb://127.0.0.1:1")
+    app = create_app(settings)  # pymongo connects on first use: nothing is reached here
+    assert app.state.read_models.scans_at_once == each
