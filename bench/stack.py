@@ -141,16 +141,22 @@ def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
 
 
-def process_tree(pid: int) -> list[int]:
-    """A process and its live children (a query service's uvicorn workers, QUERY_WORKERS)."""
-    children = []
+def _children() -> dict[int, list[int]]:
+    """Every live process's children, from one walk of /proc."""
+    children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            if int(_stat(int(stat.parent.name))[1]) == pid:
-                children.append(int(stat.parent.name))
+            parent = int(_stat(int(stat.parent.name))[1])
         except (OSError, ValueError, IndexError):
             continue
-    return [pid, *children]
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    return children
+
+
+def process_tree(pid: int, children: dict[int, list[int]] | None = None) -> list[int]:
+    """A process and its live children (a query service's uvicorn workers, QUERY_WORKERS);
+    `children` from `_children`, to walk /proc once for several processes."""
+    return [pid, *(_children() if children is None else children).get(pid, [])]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -165,17 +171,19 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _status_kb(pid: int, field: str) -> int | None:
-    """A /proc/<pid>/status figure in kB, summed over the process and its live children."""
-    total = None
-    for member in process_tree(pid):
+def _memory_kb(members: list[int]) -> dict[str, int]:
+    """VmRSS and VmHWM (/proc/<pid>/status, kB), each summed over these processes."""
+    totals: dict[str, int] = {}
+    for member in members:
         try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith(field + ":"):
-                    total = (total or 0) + int(line.split()[1])
+            status = Path(f"/proc/{member}/status").read_text()
         except OSError:
             continue
-    return total
+        for line in status.splitlines():
+            field, _, value = line.partition(":")
+            if field in ("VmRSS", "VmHWM"):
+                totals[field] = totals.get(field, 0) + int(value.split()[0])
+    return totals
 
 
 class RssSampler:
@@ -201,13 +209,13 @@ class RssSampler:
         self._thread.start()
 
     def _sample(self) -> None:
+        children = _children()  # one walk of /proc per sample, whatever the number watched
         for name, pid in list(self._pids.items()):
-            rss = _status_kb(pid, "VmRSS")
-            if rss is not None:
-                self._peak_kb[name] = max(rss, self._peak_kb.get(name, 0))
-            hwm = _status_kb(pid, "VmHWM")
-            if hwm is not None:
-                self._hwm_kb[name] = max(hwm, self._hwm_kb.get(name, 0))
+            memory = _memory_kb(process_tree(pid, children))
+            if "VmRSS" in memory:
+                self._peak_kb[name] = max(memory["VmRSS"], self._peak_kb.get(name, 0))
+            if "VmHWM" in memory:
+                self._hwm_kb[name] = max(memory["VmHWM"], self._hwm_kb.get(name, 0))
 
     def _run(self) -> None:
         while not self._stop.wait(self._every_s):

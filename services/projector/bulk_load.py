@@ -32,11 +32,11 @@ import gc
 import logging
 import multiprocessing
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -51,6 +51,8 @@ from shared.read_model.documents import HistoryDocument, ProductDocument
 from shared.settings import ProjectorSettings
 
 _IN_FLIGHT = 2  # chunks MongoDB may be inserting while the pass reads on
+P = ParamSpec("P")
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -71,16 +73,7 @@ async def load(
     """Everything `events` yields, into the empty collections named with `suffix`, indexed."""
     totals = Replayed()
     folded = _Fold(db, suffix, batch_size)
-    overflow: Envelope | None = None
-    with rare_collections():
-        async for item in events:
-            if isinstance(item, BadRecord):
-                totals.unreadable += 1  # the live projector dead-lettered it already
-            elif folded.holds(item.product_id) or folded.size < max_products:
-                await folded.add(item)
-            else:
-                overflow = item
-                break
+    overflow = await folded.fold(events, max_products, totals)
     await folded.flush()
     await folded.insert_statistics(folded.prices())
     await folded.settle()
@@ -118,6 +111,7 @@ async def load_partitions(
             *(
                 loop.run_in_executor(
                     pool,
+                    run_to_end,
                     fold_partitions,
                     settings,
                     {p: start[p] for p in group},
@@ -186,43 +180,39 @@ def merge(
     return totals, prices, positions, any(part.overflowed for part in parts)
 
 
-def fold_partitions(
+def run_to_end(
+    function: Callable[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """`function(*args, **kwargs)` in an event loop of its own: a worker process's entry."""
+    return asyncio.run(function(*args, **kwargs))
+
+
+async def fold_partitions(
     settings: ProjectorSettings,
     start: dict[int, int],
     suffix: str,
     batch_size: int,
     max_products: int,
 ) -> Part:
-    """A worker process: `load`'s fold of the partitions in `start`, from those offsets."""
-    return asyncio.run(_fold_partitions(settings, start, suffix, batch_size, max_products))
-
-
-async def _fold_partitions(
-    settings: ProjectorSettings,
-    start: dict[int, int],
-    suffix: str,
-    batch_size: int,
-    max_products: int,
-) -> Part:
+    """A worker process's part (run_to_end): `load`'s fold of the partitions in `start`, from
+    those offsets."""
     client = mongo.connect(settings)
     reader = EventReader(settings, client_id="catalog-rebuild-worker", only=start)
+    handled = dict(start)  # per partition, the offset after the last record dealt with
+
+    async def dealt_with() -> AsyncIterator[Envelope | BadRecord]:
+        """The reader's records; each counts as dealt with when the fold asks for the next."""
+        async for item, position in reader.catch_up():
+            yield item
+            handled[position.partition] = position.offset + 1
+
     try:
         await reader.start()
         reader.seek(start)
         folded = _Fold(mongo.database(client, settings), suffix, batch_size)
         replayed = Replayed()
-        handled = dict(start)  # per partition, the offset after the last record dealt with
-        overflowed = False
-        with rare_collections():
-            async for item, position in reader.catch_up():
-                if isinstance(item, BadRecord):
-                    replayed.unreadable += 1
-                elif folded.holds(item.product_id) or folded.size < max_products:
-                    await folded.add(item)
-                else:
-                    overflowed = True  # this record and all after it go to the writer
-                    break
-                handled[position.partition] = position.offset + 1
+        # the record that did not fit, and all after it, go to the writer
+        overflowed = await folded.fold(dealt_with(), max_products, replayed) is not None
         await folded.flush()
         await folded.settle()
         replayed.applied, replayed.gaps = folded.applied, folded.gaps
@@ -333,6 +323,23 @@ class _Fold:
         if len(self._pending_history) >= self._chunk:
             await self._insert(self._history, self._pending_history)
             self._pending_history = []
+
+    async def fold(
+        self, items: AsyncIterator[Envelope | BadRecord], max_products: int, totals: Replayed
+    ) -> Envelope | None:
+        """Fold `items` as long as the products held stay within `max_products`; the event
+        that would exceed it is returned and what follows it left in `items` (None: all
+        folded). Unreadable records are counted in `totals`: the live projector dead-lettered
+        them already."""
+        with rare_collections():
+            async for item in items:
+                if isinstance(item, BadRecord):
+                    totals.unreadable += 1
+                elif self.holds(item.product_id) or self.size < max_products:
+                    await self.add(item)
+                else:
+                    return item
+        return None
 
     async def flush(self) -> None:
         """Write the history that is left and the products (call `settle` to wait for it)."""

@@ -15,16 +15,13 @@ from services.query import limits
 from services.query.change_feed import ChangeFeed
 from services.query.graphql import build_schema
 from services.query.product_cache import ProductCache
-from services.query.read_models import ReadModels
+from services.query.read_models import SCANS_AT_ONCE, ReadModels
 from shared.adapters import auth, mongo, tracing
 from shared.adapters.graphql_http import mount_graphql
 from shared.adapters.http import service_app
 from shared.settings import QuerySettings
 
 log = logging.getLogger(__name__)
-
-# Listing scans no index narrows (`nameContains`) a query service runs at once (ReadModels).
-SCANS_AT_ONCE = 2
 
 EXAMPLE = """# The product catalog's read side. Subscriptions (productChanged) work here too.
 {

@@ -55,6 +55,10 @@ def survives_swap(read: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return again_if_swapped
 
 
+# Listing scans no index narrows (`nameContains`) a query service runs at once.
+SCANS_AT_ONCE = 2
+
+
 class ReadModels:
     """`listing_max_time_ms` bounds what MongoDB may spend on one listing read (a page or a
     count): a filter no index narrows (`nameContains`) costs time in proportion to the catalog,
@@ -66,7 +70,10 @@ class ReadModels:
     """
 
     def __init__(
-        self, db: AsyncDatabase[Document], listing_max_time_ms: int = 1000, scans_at_once: int = 2
+        self,
+        db: AsyncDatabase[Document],
+        listing_max_time_ms: int = 1000,
+        scans_at_once: int = SCANS_AT_ONCE,
     ) -> None:
         self._db = db
         self._max_time_ms = listing_max_time_ms
