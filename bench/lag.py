@@ -16,9 +16,10 @@ MongoDB; lag = the upsert's acknowledgement minus the produce acknowledgement.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 import aiohttp
@@ -29,6 +30,7 @@ from bench import kafka_admin
 from bench.client import call
 from bench.config import Config, token
 from bench.histogram import Latencies
+from bench.stack import CpuWindow
 
 UPDATE = "mutation($in: UpdateProductInput!) { updateProduct(input: $in) { id version } }"
 READ = "query($id: ID!, $v: Int) { product(id: $id, minVersion: $v) { id version } }"
@@ -39,8 +41,9 @@ async def _open_loop(
     seconds: float,
     warmup: float,
     one: Callable[[int, bool], Coroutine[Any, Any, None]],
-) -> float:
-    """Start `one(i, counted)` every 1/rate seconds; the achieved start rate of counted ones."""
+) -> tuple[float, int]:
+    """Start `one(i, counted)` every 1/rate seconds; the achieved start rate of counted ones,
+    and how many were started in all (warm-up included)."""
     loop = asyncio.get_running_loop()
     tasks: set[asyncio.Task[None]] = set()
     start = loop.time()
@@ -56,7 +59,7 @@ async def _open_loop(
         task.add_done_callback(tasks.discard)
         i += 1
     await asyncio.gather(*tasks)
-    return counted / seconds
+    return counted / seconds, i
 
 
 async def ours(config: Config, catalog: list[str]) -> dict[str, Any]:
@@ -102,9 +105,10 @@ async def ours(config: Config, catalog: list[str]) -> dict[str, Any]:
                 write.record(answered - sent)
                 lag.record(visible - answered)
 
-        rate = await _open_loop(config.lag_rate, config.lag_seconds, 2.0, one)
+        rate, sent = await _open_loop(config.lag_rate, config.lag_seconds, 2.0, one)
     return {
         "achieved_rate": round(rate, 1),
+        "sent": sent,
         "lag": lag.summary(),
         "mutation": write.summary(),
         "errors": len(errors),
@@ -153,7 +157,7 @@ async def baseline(config: Config) -> dict[str, Any]:
 
     consumer_task = asyncio.create_task(consume())
     try:
-        rate = await _open_loop(config.lag_rate, min(config.lag_seconds, 30), 2.0, one)
+        rate, _ = await _open_loop(config.lag_rate, min(config.lag_seconds, 30), 2.0, one)
     finally:
         consumer_task.cancel()
         await producer.stop()
@@ -208,17 +212,37 @@ def _breakdown(before: dict[str, float], after: dict[str, float]) -> dict[str, f
     }
 
 
-async def run(config: Config, ids: list[str], log: Any = print) -> dict[str, Any]:
+def _cpu(window: dict[str, Any], mutations: int) -> dict[str, Any]:
+    """Each process's CPU per mutation (ms) and how busy the cores were, over our run."""
+    return {
+        "ms_per_mutation": {
+            name: round(1000 * seconds / max(mutations, 1), 2)
+            for name, seconds in window["cpu_s"].items()
+        },
+        "cores_busy": window["cores_busy"],
+        "cores": window["cores"],
+    }
+
+
+async def run(
+    config: Config, ids: list[str], pids: Mapping[str, int], log: Any = print
+) -> dict[str, Any]:
+    """`pids`: the processes whose CPU per mutation is reported (the services, and Kafka and
+    MongoDB when they run natively); the load generator (this process) is added."""
     base = await baseline(config)
     before = await _metrics(config)
+    window = CpuWindow({**pids, "load_generator": os.getpid()})
     result = await ours(config, ids)
+    result["cpu"] = _cpu(window.close(), result["sent"])
     result["breakdown"] = _breakdown(before, await _metrics(config))
-    lag, base_lag = result["lag"], base["lag"]
+    lag, base_lag, cpu = result["lag"], base["lag"], result["cpu"]
     log(
         f"  ours p50 {lag['p50_ms']:.1f} ms p99 {lag['p99_ms']:.1f} ms at "
         f"{result['achieved_rate']}/s ({result['errors']} errors, "
         f"{result['consistency_timeouts']} minVersion timeouts) | baseline p50 "
-        f"{base_lag['p50_ms']:.1f} ms p99 {base_lag['p99_ms']:.1f} ms\n  {result['breakdown']}"
+        f"{base_lag['p50_ms']:.1f} ms p99 {base_lag['p99_ms']:.1f} ms\n  {result['breakdown']}\n"
+        f"  CPU ms per mutation {cpu['ms_per_mutation']}, {cpu['cores_busy']} of "
+        f"{cpu['cores']} cores busy"
     )
     return {
         "rate": config.lag_rate,

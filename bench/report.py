@@ -192,6 +192,24 @@ def markdown(results: dict[str, Any]) -> str:
                 ]
             ],
         )
+        cpu = e["ours"].get("cpu")
+        if cpu:
+            per = ", ".join(f"{name} {ms:.2f}" for name, ms in cpu["ms_per_mutation"].items())
+            out += [
+                f"CPU per mutation (ms): {per}; {cpu['cores_busy']} of {cpu['cores']} cores busy "
+                "during the run.",
+                "",
+            ]
+        cost = e.get("transaction_cost")
+        if cost:
+            t, p = cost["transaction"], cost["produce"]
+            out += [
+                "One mutation's Kafka transaction (an event and a changelog record), one at a "
+                f"time: {t['ms']} ms, aiokafka's CPU {t['client_cpu_ms']} ms, the broker's "
+                f"{_f(t['broker_cpu_ms'], 2)} ms; one idempotent produce of the event: "
+                f"{p['ms']} ms, {p['client_cpu_ms']} ms, {_f(p['broker_cpu_ms'], 2)} ms.",
+                "",
+            ]
     if "query" in results:
         q = results["query"]
         out += [f"## Queries (concurrency {q['concurrency']}, {q['products']:,} products)", ""]

@@ -36,6 +36,7 @@ from bench import (
     report,
     stack,
     tracing_cost,
+    transaction_cost,
     write_path,
     write_side,
     wrk,
@@ -303,7 +304,12 @@ def main() -> None:
 
             def e2e() -> None:
                 ids = catalog_ids.read_text().split()
-                results["e2e_lag"] = uvloop.run(lag.run(config, ids, log))
+                watched = {name: pids[name] for name in stack.SERVICES if name in pids}
+                watched.update(stack.infrastructure_pids())
+                results["e2e_lag"] = uvloop.run(lag.run(config, ids, watched, log))
+                costs = uvloop.run(transaction_cost.run(config, watched.get("kafka")))
+                results["e2e_lag"]["transaction_cost"] = costs
+                log(f"  one mutation's Kafka transaction vs one produce: {costs}")
                 wait_projector_idle(config)
 
             _phase("e2e_lag", results, timings, e2e)

@@ -16,7 +16,9 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from bench.config import JWT_SECRET, ROOT, Config
 
@@ -169,6 +171,55 @@ def cpu_seconds(pid: int) -> float:
             continue
         ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def infrastructure_pids() -> dict[str, int]:
+    """Kafka's and MongoDB's processes when `make up` runs them natively (infra/native writes
+    their pids to .run/pids); none when Docker runs them, whose CPU is then not reported."""
+    pids = {}
+    for name in ("kafka", "mongo"):
+        try:
+            pid = int((ROOT / ".run" / "pids" / f"{name}.pid").read_text().strip())
+            _stat(pid)
+        except (OSError, ValueError):
+            continue
+        pids[name] = pid
+    return pids
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """All CPUs' busy and total clock ticks so far (/proc/stat's first line)."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+class CpuWindow:
+    """The CPU time each process used over a window, and how many of the machine's cores were
+    busy meanwhile.
+
+    Divided by the requests of the window, the first says where a phase's work went; the second
+    says how near the machine was to saturation, where latency tails are queueing for a core
+    rather than work.
+    """
+
+    def __init__(self, pids: Mapping[str, int]) -> None:
+        self._pids = dict(pids)
+        self._start = self._sample()
+
+    def _sample(self) -> tuple[float, tuple[int, int], dict[str, float]]:
+        cpu = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
+        return time.monotonic(), _machine_ticks(), cpu
+
+    def close(self) -> dict[str, Any]:
+        (t0, (busy0, total0), cpu0), (t1, (busy1, total1), cpu1) = self._start, self._sample()
+        total = (total1 - total0) or 1
+        return {
+            "seconds": round(t1 - t0, 2),
+            "cpu_s": {name: round(cpu1[name] - cpu0[name], 3) for name in self._pids},
+            "cores_busy": round((busy1 - busy0) / total * (os.cpu_count() or 1), 2),
+            "cores": os.cpu_count() or 1,
+        }
 
 
 def _memory_kb(members: list[int]) -> dict[str, int]:

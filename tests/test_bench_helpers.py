@@ -245,3 +245,39 @@ def test_the_summary_lists_the_listing_shapes() -> None:
         },
     }
     assert "| tag_newest | 512.5 | 60.0 | 99.5 | 0 | 1.8 |" in report.markdown(results)
+
+
+def test_the_summary_reports_where_the_lag_runs_cpu_went() -> None:
+    results = _results()
+    del results["projection"], results["query"]
+    results["e2e_lag"] = {
+        "rate": 200.0,
+        "achieved_rate": 200.0,
+        "p50_ms": 20.0,
+        "p99_ms": 120.0,
+        "baseline_p50_ms": 2.0,
+        "baseline_p99_ms": 6.0,
+        "ours": {
+            "errors": 0,
+            "consistency_timeouts": 0,
+            "cpu": {
+                "ms_per_mutation": {"kafka": 2.07, "command": 2.1, "load_generator": 0.6},
+                "cores_busy": 1.85,
+                "cores": 2,
+            },
+        },
+        "transaction_cost": {
+            "transaction": {"client_cpu_ms": 0.8, "broker_cpu_ms": 2.0, "ms": 6.5},
+            "produce": {"client_cpu_ms": 0.16, "broker_cpu_ms": None, "ms": 0.33},
+        },
+    }
+    text = report.markdown(results)
+    assert "| 200.0 | 200.0 | 20.0 | 120.0 | 2.0 | 6.0 | 0 / 0 |" in text
+    assert (
+        "CPU per mutation (ms): kafka 2.07, command 2.10, load_generator 0.60; 1.85 of 2 cores "
+        "busy during the run." in text
+    )
+    assert (
+        "time: 6.5 ms, aiokafka's CPU 0.8 ms, the broker's 2.00 ms; one idempotent produce of "
+        "the event: 0.33 ms, 0.16 ms, - ms." in text
+    )
