@@ -20,6 +20,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -229,12 +230,18 @@ async def run(
 ) -> dict[str, Any]:
     """`pids`: the processes whose CPU per mutation is reported (the services, and Kafka and
     MongoDB when they run natively); the load generator (this process) is added."""
+    watched = {**pids, "load_generator": os.getpid()}
     base = await baseline(config)
     before = await _metrics(config)
-    window = CpuWindow({**pids, "load_generator": os.getpid()})
+    window = CpuWindow(watched)
     result = await ours(config, ids)
     result["cpu"] = _cpu(window.close(), result["sent"])
     result["breakdown"] = _breakdown(before, await _metrics(config))
+    # The same at half the rate: how the lag looks when the cores are not all busy.
+    half_config = replace(config, lag_rate=config.lag_rate / 2, lag_seconds=config.lag_seconds / 2)
+    window = CpuWindow(watched)
+    half = await ours(half_config, ids)
+    half["cpu"] = _cpu(window.close(), half["sent"])
     lag, base_lag, cpu = result["lag"], base["lag"], result["cpu"]
     log(
         f"  ours p50 {lag['p50_ms']:.1f} ms p99 {lag['p99_ms']:.1f} ms at "
@@ -242,7 +249,9 @@ async def run(
         f"{result['consistency_timeouts']} minVersion timeouts) | baseline p50 "
         f"{base_lag['p50_ms']:.1f} ms p99 {base_lag['p99_ms']:.1f} ms\n  {result['breakdown']}\n"
         f"  CPU ms per mutation {cpu['ms_per_mutation']}, {cpu['cores_busy']} of "
-        f"{cpu['cores']} cores busy"
+        f"{cpu['cores']} cores busy\n  at {half_config.lag_rate:g}/s: p50 "
+        f"{half['lag']['p50_ms']:.1f} ms p99 {half['lag']['p99_ms']:.1f} ms, "
+        f"{half['cpu']['cores_busy']} cores busy"
     )
     return {
         "rate": config.lag_rate,
@@ -253,4 +262,10 @@ async def run(
         "baseline_p99_ms": base_lag["p99_ms"],
         "ours": result,
         "baseline": base,
+        "half_rate": {
+            "rate": half_config.lag_rate,
+            "p50_ms": half["lag"]["p50_ms"],
+            "p99_ms": half["lag"]["p99_ms"],
+            "ours": half,
+        },
     }

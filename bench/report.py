@@ -200,6 +200,13 @@ def markdown(results: dict[str, Any]) -> str:
                 "during the run.",
                 "",
             ]
+        half = e.get("half_rate")
+        if half:
+            out += [
+                f"At half the rate ({half['rate']:g}/s): p50 {half['p50_ms']} ms, p99 "
+                f"{half['p99_ms']} ms, {half['ours']['cpu']['cores_busy']} cores busy.",
+                "",
+            ]
         cost = e.get("transaction_cost")
         if cost:
             t, p = cost["transaction"], cost["produce"]

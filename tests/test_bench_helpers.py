@@ -266,6 +266,12 @@ def test_the_summary_reports_where_the_lag_runs_cpu_went() -> None:
                 "cores": 2,
             },
         },
+        "half_rate": {
+            "rate": 100.0,
+            "p50_ms": 8.3,
+            "p99_ms": 28.5,
+            "ours": {"cpu": {"cores_busy": 1.44}},
+        },
         "transaction_cost": {
             "transaction": {"client_cpu_ms": 0.8, "broker_cpu_ms": 2.0, "ms": 6.5},
             "produce": {"client_cpu_ms": 0.16, "broker_cpu_ms": None, "ms": 0.33},
@@ -277,6 +283,7 @@ def test_the_summary_reports_where_the_lag_runs_cpu_went() -> None:
         "CPU per mutation (ms): kafka 2.07, command 2.10, load_generator 0.60; 1.85 of 2 cores "
         "busy during the run." in text
     )
+    assert "At half the rate (100/s): p50 8.3 ms, p99 28.5 ms, 1.44 cores busy." in text
     assert (
         "time: 6.5 ms, aiokafka's CPU 0.8 ms, the broker's 2.00 ms; one idempotent produce of "
         "the event: 0.33 ms, 0.16 ms, - ms." in text
