@@ -188,8 +188,9 @@ def infrastructure_pids() -> dict[str, int]:
 
 
 def _machine_ticks() -> tuple[int, int]:
-    """All CPUs' busy and total clock ticks so far (/proc/stat's first line)."""
-    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    """All CPUs' busy and total clock ticks so far (/proc/stat's first line; its last two
+    fields, guest time, are counted in the first already)."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
     idle = ticks[3] + ticks[4]  # idle, iowait
     return sum(ticks) - idle, sum(ticks)
 
