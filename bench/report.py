@@ -203,8 +203,8 @@ def markdown(results: dict[str, Any]) -> str:
         half = e.get("half_rate")
         if half:
             out += [
-                f"At half the rate ({half['rate']:g}/s): p50 {half['p50_ms']} ms, p99 "
-                f"{half['p99_ms']} ms, {half['ours']['cpu']['cores_busy']} cores busy.",
+                f"At half the rate ({half['rate']:g}/s): p50 {_f(half['p50_ms'])} ms, p99 "
+                f"{_f(half['p99_ms'])} ms, {half['ours']['cpu']['cores_busy']} cores busy.",
                 "",
             ]
         cost = e.get("transaction_cost")
@@ -212,9 +212,10 @@ def markdown(results: dict[str, Any]) -> str:
             t, p = cost["transaction"], cost["produce"]
             out += [
                 "One mutation's Kafka transaction (an event and a changelog record), one at a "
-                f"time: {t['ms']} ms, aiokafka's CPU {t['client_cpu_ms']} ms, the broker's "
-                f"{_f(t['broker_cpu_ms'], 2)} ms; one idempotent produce of the event: "
-                f"{p['ms']} ms, {p['client_cpu_ms']} ms, {_f(p['broker_cpu_ms'], 2)} ms.",
+                f"time: {_f(t['ms'], 2)} ms, aiokafka's CPU {_f(t['client_cpu_ms'], 2)} ms, the "
+                f"broker's {_f(t['broker_cpu_ms'], 2)} ms; one idempotent produce of the event: "
+                f"{_f(p['ms'], 2)} ms, {_f(p['client_cpu_ms'], 2)} ms, "
+                f"{_f(p['broker_cpu_ms'], 2)} ms.",
                 "",
             ]
     if "query" in results:

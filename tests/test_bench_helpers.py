@@ -268,8 +268,8 @@ def test_the_summary_reports_where_the_lag_runs_cpu_went() -> None:
         },
         "half_rate": {
             "rate": 100.0,
-            "p50_ms": 8.3,
-            "p99_ms": 28.5,
+            "p50_ms": 8.312,
+            "p99_ms": 28.463,
             "ours": {"cpu": {"cores_busy": 1.44}},
         },
         "transaction_cost": {
@@ -285,6 +285,6 @@ def test_the_summary_reports_where_the_lag_runs_cpu_went() -> None:
     )
     assert "At half the rate (100/s): p50 8.3 ms, p99 28.5 ms, 1.44 cores busy." in text
     assert (
-        "time: 6.5 ms, aiokafka's CPU 0.8 ms, the broker's 2.00 ms; one idempotent produce of "
-        "the event: 0.33 ms, 0.16 ms, - ms." in text
+        "time: 6.50 ms, aiokafka's CPU 0.80 ms, the broker's 2.00 ms; one idempotent produce "
+        "of the event: 0.33 ms, 0.16 ms, - ms." in text
     )
