@@ -161,10 +161,11 @@ def process_tree(pid: int, children: dict[int, list[int]] | None = None) -> list
     return [pid, *(_children() if children is None else children).get(pid, [])]
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process and its live children have used so far."""
+def cpu_seconds(pid: int, children: dict[int, list[int]] | None = None) -> float:
+    """CPU time (user + system) a process and its live children have used so far; `children`
+    as for `process_tree`."""
     ticks = 0
-    for member in process_tree(pid):
+    for member in process_tree(pid, children):
         try:
             fields = _stat(member)
         except OSError:  # a child that has just exited
@@ -208,18 +209,18 @@ class CpuWindow:
         self._pids = dict(pids)
         self._start = self._sample()
 
-    def _sample(self) -> tuple[float, tuple[int, int], dict[str, float]]:
-        cpu = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
-        return time.monotonic(), _machine_ticks(), cpu
+    def _sample(self) -> tuple[tuple[int, int], dict[str, float]]:
+        children = _children()  # one walk of /proc, whatever the number watched
+        cpu = {name: cpu_seconds(pid, children) for name, pid in self._pids.items()}
+        return _machine_ticks(), cpu
 
     def close(self) -> dict[str, Any]:
-        (t0, (busy0, total0), cpu0), (t1, (busy1, total1), cpu1) = self._start, self._sample()
-        total = (total1 - total0) or 1
+        ((busy0, total0), cpu0), ((busy1, total1), cpu1) = self._start, self._sample()
+        cores = os.cpu_count() or 1
         return {
-            "seconds": round(t1 - t0, 2),
             "cpu_s": {name: round(cpu1[name] - cpu0[name], 3) for name in self._pids},
-            "cores_busy": round((busy1 - busy0) / total * (os.cpu_count() or 1), 2),
-            "cores": os.cpu_count() or 1,
+            "cores_busy": round((busy1 - busy0) / ((total1 - total0) or 1) * cores, 2),
+            "cores": cores,
         }
 
 
